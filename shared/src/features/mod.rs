@@ -1,0 +1,7 @@
+//! Online feature engineering: one transaction at a time, from compact state.
+
+mod engine;
+mod state;
+
+pub use engine::{FEATURE_NAMES, FeatureEngine, Features, N_FEATURES};
+pub use state::{CustomerState, TerminalState, hour_of};

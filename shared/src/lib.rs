@@ -1,0 +1,32 @@
+//! Vigil's domain: everything the Lambda functions and the `vigil` CLI share.
+//!
+//! Parsing ([`Transaction`], [`LabelEvent`], [`Event`]) → features ([`FeatureEngine`]
+//! over a [`StateStore`]) → [`Model`] → [`Decision`] with reasons, driven batch by
+//! batch by the [`Scorer`].
+
+pub mod csvio;
+pub mod decision;
+pub mod eval;
+pub mod features;
+pub mod ids;
+pub mod label;
+pub mod model;
+pub mod money;
+pub mod replay;
+pub mod rules;
+pub mod scorer;
+pub mod store;
+pub mod transaction;
+pub mod wire;
+
+pub use decision::{Decision, Reason, Thresholds, Verdict};
+pub use features::{FEATURE_NAMES, FeatureEngine, Features};
+pub use ids::{CustomerId, TerminalId, TransactionId};
+pub use label::LabelEvent;
+pub use model::{FraudModel, Model, ModelError, NoModel};
+pub use money::{Amount, Currency};
+pub use rules::{Rule, RuleHit, RuleSet};
+pub use scorer::{Outcome, Policy, ScoreError, Scorer};
+pub use store::{DecisionRecord, MemoryStateStore, StateStore, StoreError};
+pub use transaction::{RejectReason, Transaction};
+pub use wire::Event;
