@@ -16,6 +16,8 @@ pub struct Scores {
     pub auc_roc: f64,
     pub average_precision: f64,
     pub card_precision: f64,
+    /// Card precision of perfect scores: how many compromised cards there were to find.
+    pub card_precision_bound: f64,
 }
 
 /// One scored transaction with its truth.
@@ -47,10 +49,13 @@ pub fn evaluate(rows: &[Truth<'_>], first: i64, days: i64, top_k: usize) -> Resu
         .iter()
         .map(|r| DayScore { day: r.day, customer: r.customer, score: r.score, fraud: r.fraud })
         .collect();
-    let (Some(auc_roc), Some(average_precision), Some(card_precision)) = (
+    let perfect: Vec<DayScore<'_>> =
+        day_scores.iter().map(|d| DayScore { score: d.fraud as u8 as f32, ..d.clone() }).collect();
+    let (Some(auc_roc), Some(average_precision), Some(card_precision), Some(card_precision_bound)) = (
         eval::auc_roc(&scores, &labels),
         eval::average_precision(&scores, &labels),
         eval::card_precision_top_k(&day_scores, top_k),
+        eval::card_precision_top_k(&perfect, top_k),
     ) else {
         bail!("the test period needs both frauds and genuine transactions ({} rows)", test.len());
     };
@@ -60,6 +65,7 @@ pub fn evaluate(rows: &[Truth<'_>], first: i64, days: i64, top_k: usize) -> Resu
         auc_roc,
         average_precision,
         card_precision,
+        card_precision_bound,
     })
 }
 
@@ -108,8 +114,8 @@ pub fn eval(transactions: &Path, scores: &Path, test_from: Option<NaiveDate>, te
     let s = evaluate(&rows, first, days, top_k)?;
     let from = chrono::DateTime::UNIX_EPOCH.date_naive() + TimeDelta::days(first);
     println!(
-        "test {from} + {days} days: {} transactions, {} frauds\nAUC ROC {:.4}  average precision {:.4}  card precision@{top_k} {:.4}",
-        s.transactions, s.frauds, s.auc_roc, s.average_precision, s.card_precision
+        "test {from} + {days} days: {} transactions, {} frauds\nAUC ROC {:.4}  average precision {:.4}  card precision@{top_k} {:.4}  (perfect scores: {:.4})",
+        s.transactions, s.frauds, s.auc_roc, s.average_precision, s.card_precision, s.card_precision_bound
     );
     Ok(())
 }

@@ -28,8 +28,10 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "hours_since_customer_last_tx",
     "customer_known_frauds_30day",
     "terminal_known_frauds_28day",
+    "hours_since_customer_first_known_fraud",
+    "hours_since_terminal_first_known_fraud",
 ];
-pub const N_FEATURES: usize = 19;
+pub const N_FEATURES: usize = 21;
 
 /// Windows (days) of the handbook's customer and terminal features.
 const WINDOWS_DAYS: [i64; 3] = [1, 7, 30];
@@ -119,6 +121,13 @@ impl FeatureEngine {
         });
         f[17] = customer.frauds_within(at, 30 * HOURS_PER_DAY * SECS_PER_HOUR) as f32;
         f[18] = terminal.counts(hour, 28 * HOURS_PER_DAY).frauds as f32;
+        // Compromises last a few weeks: how long ago the current one began tells whether
+        // it is still going on.
+        let since = |first: Option<i64>, cap: i64| {
+            first.filter(|&f| f <= at).map_or(cap as f32, |f| ((at - f) / SECS_PER_HOUR).min(cap) as f32)
+        };
+        f[19] = since(customer.first_fraud_within(at, CustomerState::HORIZON_HOURS * SECS_PER_HOUR), CustomerState::HORIZON_HOURS);
+        f[20] = since(terminal.first_fraud_within(hour, TerminalState::HORIZON_HOURS).map(|h| h * SECS_PER_HOUR), TerminalState::HORIZON_HOURS);
         Features(f)
     }
 }
@@ -192,6 +201,8 @@ mod tests {
         assert_eq!(feature(&f, "hours_since_customer_last_tx"), 720.0);
         assert_eq!(feature(&f, "terminal_nb_tx_30day_window"), 0.0);
         assert_eq!(feature(&f, "terminal_risk_30day_window"), 0.0);
+        assert_eq!(feature(&f, "hours_since_customer_first_known_fraud"), 720.0);
+        assert_eq!(feature(&f, "hours_since_terminal_first_known_fraud"), 888.0);
     }
 
     /// Terminal windows are shifted by the 7-day delay, and a fraud only counts once
@@ -222,6 +233,7 @@ mod tests {
         assert_eq!(feature(&f, "terminal_risk_1day_window"), 0.5);
         assert_eq!(feature(&f, "terminal_nb_tx_7day_window"), 2.0);
         assert_eq!(feature(&f, "terminal_known_frauds_28day"), 1.0);
+        assert_eq!(feature(&f, "hours_since_terminal_first_known_fraud"), 7.0 * 24.0 + 3.0);
 
         // Day 10: the 1-day window (day 2..3] holds the day-3 transaction only;
         // the 7-day window holds days 0, 0, 3.
@@ -242,6 +254,7 @@ mod tests {
         c.confirm_fraud(first.at.timestamp());
         let f = engine.observe(&tx("2018-04-09T10:00:00Z", "10"), &mut c, &mut t);
         assert_eq!(feature(&f, "customer_known_frauds_30day"), 1.0);
+        assert_eq!(feature(&f, "hours_since_customer_first_known_fraud"), 8.0 * 24.0);
         let f = engine.observe(&tx("2018-05-02T10:00:00Z", "10"), &mut c, &mut t);
         assert_eq!(feature(&f, "customer_known_frauds_30day"), 0.0);
     }

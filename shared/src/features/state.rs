@@ -84,6 +84,11 @@ impl CustomerState {
         self.fraud_tx_at.iter().filter(|&&t| t > at - secs && t <= at).count() as u32
     }
 
+    /// The earliest confirmed fraud among transactions at `(at - secs, at]`.
+    pub fn first_fraud_within(&self, at: i64, secs: i64) -> Option<i64> {
+        self.fraud_tx_at.iter().copied().find(|&t| t > at - secs && t <= at)
+    }
+
     pub fn observe(&mut self, at: i64, amount: Decimal) {
         let hour = hour_of(at);
         let b = bucket_mut(&mut self.buckets, hour, |b| b.hour, || SpendBucket {
@@ -144,6 +149,12 @@ impl TerminalState {
     /// Transactions and confirmed frauds in the hours `(to - hours, to]`.
     pub fn counts(&self, to: i64, hours: i64) -> TerminalCounts {
         sum_window(&self.buckets, |b| b.hour, |b| b.counts, to - hours, to)
+    }
+
+    /// The earliest hour in `(to - hours, to]` with a confirmed fraud.
+    pub fn first_fraud_within(&self, to: i64, hours: i64) -> Option<i64> {
+        let start = self.buckets.partition_point(|b| b.hour <= to - hours);
+        self.buckets[start..].iter().take_while(|b| b.hour <= to).find(|b| b.counts.frauds > 0).map(|b| b.hour)
     }
 
     pub fn observe(&mut self, at: i64) {
