@@ -136,7 +136,7 @@ fn add_frauds(txs: &mut [SimTx], spec: &Spec, n_terminals: usize, rng: &mut Smal
     let mut compromised_customers = vec![Vec::new(); spec.customers];
     // The handbook compromises 2 of 10,000 terminals and 3 of 5,000 customers a day;
     // smaller simulations keep those rates.
-    let mut per_day = |rate: f64, n: usize, rng: &mut SmallRng| {
+    let per_day = |rate: f64, n: usize, rng: &mut SmallRng| {
         let expected = rate * n as f64;
         let k = expected.floor() as usize + rng.random_bool(expected.fract()) as usize;
         index::sample(rng, n, k.min(n)).into_vec()

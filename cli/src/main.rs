@@ -24,12 +24,8 @@ enum Command {
     /// Score transactions (and apply labels) exactly as the scorer Lambda does, with
     /// in-memory state. Writes `transaction_id,score,decision,reasons` per input row.
     Replay {
-        #[arg(long)]
-        transactions: PathBuf,
-        #[arg(long)]
-        labels: Option<PathBuf>,
-        #[arg(long, default_value = "-")]
-        out: PathBuf,
+        #[command(flatten)]
+        input: replay::Input,
         /// ONNX model to use instead of the embedded one.
         #[arg(long)]
         model: Option<PathBuf>,
@@ -39,12 +35,8 @@ enum Command {
     },
     /// Export the engine's features per transaction (the training set: see infra/model).
     Features {
-        #[arg(long)]
-        transactions: PathBuf,
-        #[arg(long)]
-        labels: Option<PathBuf>,
-        #[arg(long, default_value = "-")]
-        out: PathBuf,
+        #[command(flatten)]
+        input: replay::Input,
     },
     /// Derive a labels file (`transaction_id,tx_fraud,known_at`) from a transactions
     /// file's `tx_fraud` column: each label known `delay_days` after its transaction.
@@ -99,12 +91,8 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Replay { transactions, labels, out, model, batch } => {
-            replay::replay(&transactions, labels.as_deref(), &out, model.as_deref(), batch)
-        }
-        Command::Features { transactions, labels, out } => {
-            replay::features(&transactions, labels.as_deref(), &out)
-        }
+        Command::Replay { input, model, batch } => replay::replay(&input, model.as_deref(), batch),
+        Command::Features { input } => replay::features(&input),
         Command::Labels { transactions, delay_days, out } => replay::labels(&transactions, delay_days, &out),
         Command::Eval { transactions, scores, test_from, test_days, top_k } => {
             evaluate::eval(&transactions, &scores, test_from, test_days, top_k)

@@ -3,7 +3,7 @@
 use crate::files::{self, Transactions};
 use anyhow::{Context, Result};
 use chrono::{TimeDelta, Utc};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vigil_shared::store::MemoryStateStore;
 use vigil_shared::{
@@ -11,11 +11,25 @@ use vigil_shared::{
     replay,
 };
 
-fn load(transactions: &Path, labels: Option<&Path>) -> Result<(Transactions, Vec<LabelEvent>)> {
+/// A replay's files.
+#[derive(Debug, clap::Args)]
+pub struct Input {
+    /// Transactions CSV (plain or gzip).
+    #[arg(long)]
+    pub transactions: PathBuf,
+    /// Labels CSV: `transaction_id,tx_fraud,known_at`.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Output CSV, `-` for stdout.
+    #[arg(long, default_value = "-")]
+    pub out: PathBuf,
+}
+
+fn load(input: &Input) -> Result<(Transactions, Vec<LabelEvent>)> {
     let now = Utc::now();
-    let txs = files::read_transactions(transactions, now)?;
+    let txs = files::read_transactions(&input.transactions, now)?;
     files::report_rejected("transactions", &txs.rejected);
-    let labels = match labels {
+    let labels = match &input.labels {
         Some(path) => {
             let (labels, rejected) = files::read_labels(path, now)?;
             files::report_rejected("labels", &rejected);
@@ -83,18 +97,12 @@ pub fn score_all<M: FraudModel>(
     Ok(tally)
 }
 
-pub fn replay(
-    transactions: &Path,
-    labels: Option<&Path>,
-    out: &Path,
-    model: Option<&Path>,
-    batch: usize,
-) -> Result<()> {
+pub fn replay(input: &Input, model: Option<&Path>, batch: usize) -> Result<()> {
     let model = match model {
         Some(path) => Model::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => Model::embedded()?,
     };
-    let (txs, labels) = load(transactions, labels)?;
+    let (txs, labels) = load(input)?;
     let scorer = Scorer::new(MemoryStateStore::default(), model, Policy::default());
 
     let started = Instant::now();
@@ -104,7 +112,7 @@ pub fn replay(
     })?;
     let elapsed = started.elapsed().as_secs_f64();
 
-    let mut w = files::csv_writer(out)?;
+    let mut w = files::csv_writer(&input.out)?;
     w.write_record(["transaction_id", "score", "decision", "reasons"])?;
     let mut rejected = txs.rejected.iter().peekable();
     for (row, decision) in decisions.iter().enumerate() {
@@ -121,10 +129,10 @@ pub fn replay(
     Ok(())
 }
 
-pub fn features(transactions: &Path, labels: Option<&Path>, out: &Path) -> Result<()> {
-    let (txs, labels) = load(transactions, labels)?;
+pub fn features(input: &Input) -> Result<()> {
+    let (txs, labels) = load(input)?;
     let scorer = Scorer::new(MemoryStateStore::default(), NoModel, Policy::default());
-    let mut w = files::csv_writer(out)?;
+    let mut w = files::csv_writer(&input.out)?;
     let mut header = vec!["transaction_id", "tx_datetime", "customer_id", "terminal_id"];
     header.extend(FEATURE_NAMES);
     header.push("tx_fraud");

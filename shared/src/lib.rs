@@ -19,6 +19,9 @@ pub mod store;
 pub mod transaction;
 pub mod wire;
 
+#[cfg(test)]
+mod test_support;
+
 pub use decision::{Decision, Reason, Thresholds, Verdict};
 pub use features::{FEATURE_NAMES, FeatureEngine, Features};
 pub use ids::{CustomerId, TerminalId, TransactionId};

@@ -89,6 +89,14 @@ impl Model {
         );
         let version = meta(&model, META_VERSION)?;
 
+        // Keep only the probabilities (the classifier's last output): the predicted-label
+        // branch would cost time on every call for nothing.
+        let probabilities = *model
+            .output_outlets()
+            .map_err(onnx_err)?
+            .last()
+            .ok_or_else(|| ModelError::BadOutput("no outputs".into()))?;
+        model.select_output_outlets(&[probabilities]).map_err(onnx_err)?;
         // Rows are a symbol so one optimised plan scores a whole batch in one call.
         let rows = model.symbols.sym("rows");
         model
@@ -116,9 +124,8 @@ impl Model {
         let flat: Vec<f32> = rows.iter().flat_map(|f| f.0).collect();
         let input = Tensor::from_shape(&[rows.len(), N_FEATURES], &flat).map_err(onnx_err)?;
         let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(onnx_err)?;
-        // Outputs are (label, probabilities) without ZipMap.
         let probs = outputs
-            .last()
+            .first()
             .ok_or_else(|| ModelError::BadOutput("no outputs".into()))?
             .try_as_plain_ram()
             .map_err(onnx_err)?;
@@ -254,17 +261,12 @@ mod tests {
     #[test]
     fn a_large_amount_is_explained_by_the_amount() {
         use crate::features::{CustomerState, FeatureEngine, TerminalState};
-        use crate::{Amount, Currency, CustomerId, TerminalId, Transaction, TransactionId};
         let engine = FeatureEngine::default();
         let (mut c, mut t) = (CustomerState::default(), TerminalState::default());
         let start: chrono::DateTime<chrono::Utc> = "2018-04-01T12:00:00Z".parse().unwrap();
-        let tx = |hours: i64, amount: &str| Transaction {
-            id: TransactionId::parse("t").unwrap(),
-            customer: CustomerId::parse("c").unwrap(),
-            terminal: TerminalId::parse("p").unwrap(),
-            amount: Amount::parse(amount).unwrap(),
-            currency: Currency::USD,
-            at: start + chrono::TimeDelta::hours(hours),
+        let tx = |hours: i64, amount: &str| {
+            let at = (start + chrono::TimeDelta::hours(hours)).to_rfc3339();
+            crate::test_support::tx("t", "c", "p", amount, &at)
         };
         for day in 0..20 {
             engine.observe(&tx(24 * day, "45.10"), &mut c, &mut t);

@@ -54,18 +54,10 @@ pub fn run<S: StateStore, M: FraudModel>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{CustomerId, TerminalId, TransactionId};
-    use crate::money::{Amount, Currency};
+    use crate::ids::TransactionId;
 
     fn tx(id: &str, at: &str) -> Transaction {
-        Transaction {
-            id: TransactionId::parse(id).unwrap(),
-            customer: CustomerId::parse("c").unwrap(),
-            terminal: TerminalId::parse("t").unwrap(),
-            amount: Amount::parse("1").unwrap(),
-            currency: Currency::USD,
-            at: at.parse().unwrap(),
-        }
+        crate::test_support::tx(id, "c", "t", "1", at)
     }
 
     fn label(id: &str, known_at: &str) -> LabelEvent {

@@ -79,18 +79,11 @@ impl Default for RuleSet {
 mod tests {
     use super::*;
     use crate::features::N_FEATURES;
-    use crate::ids::{CustomerId, TerminalId, TransactionId};
-    use crate::money::Amount;
 
     fn tx(amount: &str, currency: &str) -> Transaction {
-        Transaction {
-            id: TransactionId::parse("t").unwrap(),
-            customer: CustomerId::parse("c").unwrap(),
-            terminal: TerminalId::parse("p").unwrap(),
-            amount: Amount::parse(amount).unwrap(),
-            currency: Currency::parse(currency).unwrap(),
-            at: chrono::DateTime::UNIX_EPOCH,
-        }
+        let mut tx = crate::test_support::tx("t", "c", "p", amount, "2018-04-01T00:00:00Z");
+        tx.currency = Currency::parse(currency).unwrap();
+        tx
     }
 
     const F: Features = Features([0.0; N_FEATURES]);

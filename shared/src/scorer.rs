@@ -296,7 +296,6 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
 mod tests {
     use super::*;
     use crate::model::Contribution;
-    use crate::money::{Amount, Currency};
     use crate::store::{MemoryStateStore, States};
     use pollster::block_on;
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -314,14 +313,7 @@ mod tests {
     }
 
     fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> Event {
-        Event::Transaction(Transaction {
-            id: TransactionId::parse(id).unwrap(),
-            customer: CustomerId::parse(customer).unwrap(),
-            terminal: TerminalId::parse(terminal).unwrap(),
-            amount: Amount::parse(amount).unwrap(),
-            currency: Currency::USD,
-            at: at.parse().unwrap(),
-        })
+        Event::Transaction(crate::test_support::tx(id, customer, terminal, amount, at))
     }
 
     fn label(id: &str, fraud: bool, known_at: &str) -> Event {

@@ -135,19 +135,10 @@ impl FeatureEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{CustomerId, TerminalId, TransactionId};
-    use crate::money::{Amount, Currency};
     use chrono::{DateTime, TimeDelta, Utc};
 
     fn tx(at: &str, amount: &str) -> Transaction {
-        Transaction {
-            id: TransactionId::parse("t").unwrap(),
-            customer: CustomerId::parse("c").unwrap(),
-            terminal: TerminalId::parse("p").unwrap(),
-            amount: Amount::parse(amount).unwrap(),
-            currency: Currency::USD,
-            at: at.parse::<DateTime<Utc>>().unwrap(),
-        }
+        crate::test_support::tx("t", "c", "p", amount, at)
     }
 
     fn feature(f: &Features, name: &str) -> f32 {
