@@ -79,6 +79,8 @@ fn bench(c: &mut Criterion) {
     });
     let model = Model::embedded().unwrap();
     let f = engine.observe(&one, &mut cs, &mut ts);
+    // What a cold start pays once: parse, check and optimise the embedded model.
+    c.bench_function("model_load", |b| b.iter(|| black_box(Model::embedded().unwrap())));
     c.bench_function("model_one_row", |b| b.iter(|| black_box(model.score(&[f]).unwrap())));
 }
 

@@ -46,6 +46,15 @@ impl fmt::Display for Reason {
     }
 }
 
+/// A feature value as an analyst reads it: whole numbers plain, others to 2 decimals.
+struct Short(f32);
+
+impl fmt::Display for Short {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.fract() == 0.0 { write!(f, "{}", self.0) } else { write!(f, "{:.2}", self.0) }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub transaction_id: TransactionId,
@@ -94,7 +103,7 @@ impl Thresholds {
             hits.into_iter().map(|h| Reason { code: h.code.to_owned(), detail: h.detail }).collect();
         reasons.extend(contributions.iter().map(|c| Reason {
             code: FEATURE_NAMES[c.feature].to_owned(),
-            detail: format!("{} (+{:.2})", features.0[c.feature], c.weight),
+            detail: format!("{} (+{:.2})", Short(features.0[c.feature]), c.weight),
         }));
         Decision { transaction_id, score, verdict, reasons }
     }
@@ -132,5 +141,7 @@ mod tests {
         assert_eq!(d.reasons[0].code, "RULE_X");
         assert_eq!(d.reasons[1].code, "tx_amount");
         assert_eq!(d.reasons[1].detail, "0 (+0.50)");
+        let d = t.decide(TransactionId::parse("t2").unwrap(), 0.95, vec![], &Features([4.36012; N_FEATURES]), &model_reason);
+        assert_eq!(d.reasons[0].detail, "4.36 (+0.50)");
     }
 }

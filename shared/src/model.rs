@@ -14,6 +14,9 @@ const META_FEATURES: &str = "onnx.metadata_props.vigil.features";
 const META_BASELINE: &str = "onnx.metadata_props.vigil.baseline";
 const META_VERSION: &str = "onnx.metadata_props.vigil.model_version";
 
+/// Smallest drop in score for a feature to be named as a reason (after the first).
+const MIN_REASON_WEIGHT: f32 = 0.01;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("model file could not be read: {0}")]
@@ -155,7 +158,9 @@ impl Model {
             .filter(|c| c.weight > 0.0)
             .collect();
         contributions.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-        contributions.truncate(top);
+        // Reasons that barely move the score are noise to an analyst; the strongest stays.
+        let keep = contributions.iter().skip(1).take_while(|c| c.weight >= MIN_REASON_WEIGHT).count() + 1;
+        contributions.truncate(top.min(keep));
         Ok(contributions)
     }
 }
@@ -280,5 +285,6 @@ mod tests {
         let top = model.explain(&large, scores[1], 3).unwrap();
         assert!(FEATURE_NAMES[top[0].feature].contains("amount"), "{:?}", FEATURE_NAMES[top[0].feature]);
         assert!(top.windows(2).all(|w| w[0].weight >= w[1].weight));
+        assert!(top.iter().skip(1).all(|c| c.weight >= MIN_REASON_WEIGHT));
     }
 }
