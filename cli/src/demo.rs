@@ -27,7 +27,11 @@ pub fn simulated(spec: &Spec) -> Result<(Transactions, Vec<LabelEvent>)> {
             currency: Currency::USD,
             at: t.at,
         };
-        labels.push(LabelEvent { transaction_id: tx.id.clone(), fraud: t.fraud(), known_at: t.at + TimeDelta::days(7) });
+        labels.push(LabelEvent {
+            transaction_id: tx.id.clone(),
+            fraud: t.fraud(),
+            known_at: t.at + TimeDelta::days(7),
+        });
         txs.valid.push(tx);
         txs.row_of.push(row);
         txs.fraud.push(Some(t.fraud()));
@@ -94,7 +98,12 @@ pub fn run(spec: &Spec) -> Result<()> {
         .zip(&txs.fraud)
         .filter_map(|((tx, d), f)| {
             let d = d.as_ref()?;
-            Some(Truth { day: tx.at.timestamp().div_euclid(86_400), customer: tx.customer.as_str(), score: d.score, fraud: (*f)? })
+            Some(Truth {
+                day: tx.at.timestamp().div_euclid(86_400),
+                customer: tx.customer.as_str(),
+                score: d.score,
+                fraud: (*f)?,
+            })
         })
         .collect();
     let frauds = truth.iter().filter(|t| t.fraud).count();
@@ -111,7 +120,12 @@ pub fn run(spec: &Spec) -> Result<()> {
     if let Ok(s) = evaluate::evaluate(&truth, last - 6, 7, k) {
         println!(
             "Last week ({} transactions, {} frauds): AUC ROC {:.3}, average precision {:.3}, card precision@{k} {:.3} (perfect scores {:.3})",
-            s.transactions, s.frauds, s.auc_roc, s.average_precision, s.card_precision, s.card_precision_bound
+            s.transactions,
+            s.frauds,
+            s.auc_roc,
+            s.average_precision,
+            s.card_precision,
+            s.card_precision_bound
         );
     }
     println!(

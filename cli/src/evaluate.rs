@@ -39,10 +39,8 @@ pub fn evaluate(rows: &[Truth<'_>], first: i64, days: i64, top_k: usize) -> Resu
     let known = |customer: &str, day: i64| {
         fraud_days.get(customer).is_some_and(|ds| ds.iter().any(|&d| d >= first - 14 && d <= day - 8))
     };
-    let test: Vec<&Truth<'_>> = rows
-        .iter()
-        .filter(|r| r.day >= first && r.day < first + days && !known(r.customer, r.day))
-        .collect();
+    let test: Vec<&Truth<'_>> =
+        rows.iter().filter(|r| r.day >= first && r.day < first + days && !known(r.customer, r.day)).collect();
     let scores: Vec<f32> = test.iter().map(|r| r.score).collect();
     let labels: Vec<bool> = test.iter().map(|r| r.fraud).collect();
     let day_scores: Vec<DayScore<'_>> = test
@@ -86,7 +84,13 @@ fn read_scores(path: &Path) -> Result<FxHashMap<String, f32>> {
     Ok(scores)
 }
 
-pub fn eval(transactions: &Path, scores: &Path, test_from: Option<NaiveDate>, test_days: i64, top_k: usize) -> Result<()> {
+pub fn eval(
+    transactions: &Path,
+    scores: &Path,
+    test_from: Option<NaiveDate>,
+    test_days: i64,
+    top_k: usize,
+) -> Result<()> {
     let txs = files::read_transactions(transactions, Utc::now())?;
     let scores = read_scores(scores)?;
     let mut rows = Vec::with_capacity(txs.valid.len());

@@ -80,7 +80,12 @@ pub fn simulate(spec: &Spec) -> Vec<SimTx> {
                 .filter(|(_, (tx, ty))| (tx - x).powi(2) + (ty - y).powi(2) < radius2)
                 .map(|(i, _)| i)
                 .collect();
-            Customer { mean_amount, std_amount: mean_amount / 2.0, tx_per_day: rng.random_range(0.0..4.0), terminals: near }
+            Customer {
+                mean_amount,
+                std_amount: mean_amount / 2.0,
+                tx_per_day: rng.random_range(0.0..4.0),
+                terminals: near,
+            }
         })
         .collect();
 
@@ -157,7 +162,9 @@ fn add_frauds(txs: &mut [SimTx], spec: &Spec, n_terminals: usize, rng: &mut Smal
     }
     for t in txs.iter_mut() {
         let day = day_of(t);
-        if compromised_customers[t.customer].iter().any(|&d| day >= d && day < d + 14) && rng.random_bool(1.0 / 3.0) {
+        if compromised_customers[t.customer].iter().any(|&d| day >= d && day < d + 14)
+            && rng.random_bool(1.0 / 3.0)
+        {
             t.amount *= Decimal::from(5);
             t.scenario = Scenario::CompromisedCustomer;
         }
@@ -193,7 +200,11 @@ pub fn write(spec: &Spec, out: &Path, labels: Option<&Path>) -> Result<()> {
         w.write_record(["transaction_id", "tx_fraud", "known_at"])?;
         for t in &txs {
             let known = t.at + TimeDelta::days(7);
-            w.write_record([t.id.to_string(), (t.fraud() as u8).to_string(), known.format("%Y-%m-%dT%H:%M:%SZ").to_string()])?;
+            w.write_record([
+                t.id.to_string(),
+                (t.fraud() as u8).to_string(),
+                known.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ])?;
         }
         w.flush()?;
     }
@@ -206,7 +217,14 @@ mod tests {
     use super::*;
 
     fn spec() -> Spec {
-        Spec { customers: 200, terminals: None, days: 30, start: NaiveDate::from_ymd_opt(2018, 4, 1).unwrap(), seed: 1, malformed: 0.0 }
+        Spec {
+            customers: 200,
+            terminals: None,
+            days: 30,
+            start: NaiveDate::from_ymd_opt(2018, 4, 1).unwrap(),
+            seed: 1,
+            malformed: 0.0,
+        }
     }
 
     #[test]

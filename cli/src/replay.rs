@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vigil_shared::store::MemoryStateStore;
 use vigil_shared::{
-    Decision, FEATURE_NAMES, FraudModel, LabelEvent, Model, NoModel, Outcome, Policy, Scorer, Verdict,
-    replay,
+    Decision, FEATURE_NAMES, FraudModel, LabelEvent, Model, NoModel, Outcome, Policy, Scorer, Verdict, replay,
 };
 
 /// A replay's files.
@@ -121,7 +120,12 @@ pub fn replay(input: &Input, model: Option<&Path>, batch: usize) -> Result<()> {
             w.write_record([&r.raw_id, "0", "QUARANTINE", &format!("{}: {}", r.reason.code(), r.reason)])?;
         } else if let Some(d) = decision {
             let reasons: Vec<String> = d.reasons.iter().map(ToString::to_string).collect();
-            w.write_record([d.transaction_id.as_str(), &d.score.to_string(), d.verdict.as_str(), &reasons.join(" | ")])?;
+            w.write_record([
+                d.transaction_id.as_str(),
+                &d.score.to_string(),
+                d.verdict.as_str(),
+                &reasons.join(" | "),
+            ])?;
         }
     }
     w.flush()?;
@@ -140,13 +144,15 @@ pub fn features(input: &Input) -> Result<()> {
     let mut failed: Option<csv::Error> = None;
     let started = Instant::now();
     let tally = score_all(&scorer, &txs, labels, 1000, |i, outcome| {
-        let Outcome::Decided(_, features) = outcome else { return };
+        let Outcome::Decided(_, features) = outcome else {
+            return;
+        };
         let tx = &txs.valid[i];
         let mut row = vec![
             tx.id.to_string(),
             tx.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             tx.customer.as_str().to_owned(),
-            tx.terminal.to_string(),
+            tx.terminal.as_str().to_owned(),
         ];
         row.extend(features.0.iter().map(f32::to_string));
         row.push(txs.fraud[i].map_or(String::new(), |f| (f as u8).to_string()));
@@ -170,7 +176,11 @@ pub fn labels(transactions: &Path, delay_days: i64, out: &Path) -> Result<()> {
     for (tx, fraud) in txs.valid.iter().zip(&txs.fraud) {
         let fraud = fraud.context("the transactions file has no tx_fraud column")?;
         let known_at = tx.at + TimeDelta::days(delay_days);
-        w.write_record([tx.id.as_str(), if fraud { "1" } else { "0" }, &known_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()])?;
+        w.write_record([
+            tx.id.as_str(),
+            if fraud { "1" } else { "0" },
+            &known_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ])?;
     }
     w.flush()?;
     Ok(())

@@ -26,19 +26,45 @@ fn read_csv(p: &Path) -> Vec<Vec<String>> {
 #[test]
 fn replay_scores_every_row_quarantines_bad_ones_and_detects_fraud() {
     let dir = tempfile::tempdir().unwrap();
-    let (txs, labels, scores) = (path(dir.path(), "t.csv"), path(dir.path(), "l.csv"), path(dir.path(), "s.csv"));
-    vigil(&["generate", "--customers", "400", "--days", "70", "--seed", "11", "--malformed", "0.01", "--out", s(&txs)]);
+    let (txs, labels, scores) =
+        (path(dir.path(), "t.csv"), path(dir.path(), "l.csv"), path(dir.path(), "s.csv"));
+    vigil(&[
+        "generate",
+        "--customers",
+        "400",
+        "--days",
+        "70",
+        "--seed",
+        "11",
+        "--malformed",
+        "0.01",
+        "--out",
+        s(&txs),
+    ]);
     // Labels derived from the file (known 7 days later); malformed rows have none.
     vigil(&["labels", "--transactions", s(&txs), "--out", s(&labels)]);
-    let summary = vigil(&["replay", "--transactions", s(&txs), "--labels", s(&labels), "--out", s(&scores), "--batch", "500"]);
+    let summary = vigil(&[
+        "replay",
+        "--transactions",
+        s(&txs),
+        "--labels",
+        s(&labels),
+        "--out",
+        s(&scores),
+        "--batch",
+        "500",
+    ]);
 
     let input = read_csv(&txs);
     let output = read_csv(&scores);
     assert_eq!(input.len(), output.len(), "one output row per input row");
     let quarantined: Vec<_> = output.iter().filter(|r| r[2] == "QUARANTINE").collect();
     assert!(!quarantined.is_empty());
-    assert!(quarantined.iter().all(|r| r[1] == "0" && (r[3].starts_with("INVALID_AMOUNT") || r[3].starts_with("MISSING_FIELD"))),
-        "{quarantined:?}");
+    assert!(
+        quarantined.iter().all(|r| r[1] == "0"
+            && (r[3].starts_with("INVALID_AMOUNT") || r[3].starts_with("MISSING_FIELD"))),
+        "{quarantined:?}"
+    );
     for (i, o) in input.iter().zip(&output) {
         assert_eq!(i[0], o[0], "rows keep input order");
         if o[2] != "QUARANTINE" {
@@ -51,14 +77,43 @@ fn replay_scores_every_row_quarantines_bad_ones_and_detects_fraud() {
     assert!(summary.contains(&format!("{} quarantined", quarantined.len())), "{summary}");
 
     // The model was trained on the handbook's simulator; it must rank this data's fraud well.
-    let report = vigil(&["eval", "--transactions", s(&txs), "--scores", s(&scores), "--test-from", "2018-05-27", "--test-days", "14"]);
-    let auc: f64 = report.split("AUC ROC ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    let ap: f64 = report.split("average precision ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let report = vigil(&[
+        "eval",
+        "--transactions",
+        s(&txs),
+        "--scores",
+        s(&scores),
+        "--test-from",
+        "2018-05-27",
+        "--test-days",
+        "14",
+    ]);
+    let auc: f64 =
+        report.split("AUC ROC ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let ap: f64 = report
+        .split("average precision ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(auc > 0.85 && ap > 0.5, "{report}");
 
     // Replays are deterministic.
     let again = path(dir.path(), "s2.csv");
-    vigil(&["replay", "--transactions", s(&txs), "--labels", s(&labels), "--out", s(&again), "--batch", "97"]);
+    vigil(&[
+        "replay",
+        "--transactions",
+        s(&txs),
+        "--labels",
+        s(&labels),
+        "--out",
+        s(&again),
+        "--batch",
+        "97",
+    ]);
     assert_eq!(std::fs::read(&scores).unwrap(), std::fs::read(&again).unwrap(), "batch size changes nothing");
 }
 
@@ -79,7 +134,10 @@ fn bad_files_fail_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let bad = path(dir.path(), "bad.csv");
     std::fs::write(&bad, "id,amount\n1,2\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["replay", "--transactions", s(&bad)]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["replay", "--transactions", s(&bad)])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing column `transaction_id`"));
 }

@@ -7,8 +7,8 @@ use std::hint::black_box;
 use vigil_shared::features::{CustomerState, TerminalState};
 use vigil_shared::store::MemoryStateStore;
 use vigil_shared::{
-    Amount, Currency, CustomerId, Event, FeatureEngine, FraudModel, Model, Policy, Scorer, TerminalId, Transaction,
-    TransactionId,
+    Amount, Currency, CustomerId, Event, FeatureEngine, FraudModel, Model, Policy, Scorer, TerminalId,
+    Transaction, TransactionId,
 };
 
 const CUSTOMERS: u64 = 1_000;

@@ -42,10 +42,15 @@ pub struct CsvFile {
 
 impl CsvFile {
     /// `required` columns must be in the header; `optional` ones may be absent.
-    pub fn open(path: &Path, required: &[&'static str], optional: &[&'static str]) -> Result<Self, FileError> {
+    pub fn open(
+        path: &Path,
+        required: &[&'static str],
+        optional: &[&'static str],
+    ) -> Result<Self, FileError> {
         let name = path.display().to_string();
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(open(path)?);
-        let header = reader.headers().map_err(|source| FileError::Csv { path: name.clone(), source })?.clone();
+        let header =
+            reader.headers().map_err(|source| FileError::Csv { path: name.clone(), source })?.clone();
         let find = |c: &str| header.iter().position(|h| h.trim() == c);
         let mut columns = Vec::new();
         for &column in required {
@@ -62,16 +67,15 @@ impl CsvFile {
     }
 
     /// Calls `each(line, fields)` per row, `fields` in the order the columns were named.
-    pub fn for_each(
-        mut self,
-        mut each: impl FnMut(u64, &[Option<&str>]),
-    ) -> Result<(), FileError> {
+    pub fn for_each(mut self, mut each: impl FnMut(u64, &[Option<&str>])) -> Result<(), FileError> {
         let mut row = csv::StringRecord::new();
         loop {
             match self.reader.read_record(&mut row) {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
-                Err(source) => return Err(FileError::Csv { path: self.path, source }),
+                Err(source) => {
+                    return Err(FileError::Csv { path: self.path, source });
+                }
             }
             let line = row.position().map_or(0, |p| p.line());
             let mut fields = [None; MAX_COLUMNS];

@@ -141,7 +141,13 @@ mod tests {
         assert_eq!(d.reasons[0].code, "RULE_X");
         assert_eq!(d.reasons[1].code, "tx_amount");
         assert_eq!(d.reasons[1].detail, "0 (+0.50)");
-        let d = t.decide(TransactionId::parse("t2").unwrap(), 0.95, vec![], &Features([4.36012; N_FEATURES]), &model_reason);
+        let d = t.decide(
+            TransactionId::parse("t2").unwrap(),
+            0.95,
+            vec![],
+            &Features([4.36012; N_FEATURES]),
+            &model_reason,
+        );
         assert_eq!(d.reasons[0].detail, "4.36 (+0.50)");
     }
 }

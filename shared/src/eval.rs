@@ -103,8 +103,8 @@ mod tests {
         assert_eq!(auc_roc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), Some(1.0));
         assert_eq!(auc_roc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), Some(0.0));
         assert_eq!(auc_roc(&[0.5, 0.5, 0.5, 0.5], &[false, true, false, true]), Some(0.5));
-        // By hand: pairs (pos, neg) = (0.4 vs 0.1 ✓, 0.4 vs 0.35 ✓, 0.8 vs 0.1 ✓, 0.8 vs 0.35 ✓) but
-        // with labels [0.1:F, 0.4:T, 0.35:F, 0.8:T] → 4/4; swap one: [0.1:T,0.4:F,0.35:F,0.8:T] → 2/4.
+        // Positives 0.1 and 0.8, negatives 0.4 and 0.35: of the four (positive, negative)
+        // pairs, 0.8 beats both and 0.1 neither → 2/4.
         assert_eq!(auc_roc(&[0.1, 0.4, 0.35, 0.8], &[true, false, false, true]), Some(0.5));
         assert_eq!(auc_roc(&[0.1], &[true]), None);
     }

@@ -61,7 +61,7 @@ impl std::fmt::Debug for Model {
 fn meta(model: &InferenceModel, key: &'static str) -> Result<String, ModelError> {
     let value = model.properties.get(key).ok_or(ModelError::MissingMetadata(key))?;
     let view = value.try_as_plain_ram().map_err(onnx_err)?;
-    view.to_scalar::<String>().map(Clone::clone).map_err(onnx_err)
+    view.to_scalar::<String>().cloned().map_err(onnx_err)
 }
 
 impl Model {
@@ -87,9 +87,8 @@ impl Model {
             .map(|v| v.trim().parse::<f32>())
             .collect::<Result<_, _>>()
             .map_err(|e| ModelError::Onnx(format!("baseline: {e}")))?;
-        let baseline = Features(
-            baseline.as_slice().try_into().map_err(|_| ModelError::BadBaseline(baseline.len()))?,
-        );
+        let baseline =
+            Features(baseline.as_slice().try_into().map_err(|_| ModelError::BadBaseline(baseline.len()))?);
         let version = meta(&model, META_VERSION)?;
 
         // Keep only the probabilities (the classifier's last output): the predicted-label
@@ -102,13 +101,8 @@ impl Model {
         model.select_output_outlets(&[probabilities]).map_err(onnx_err)?;
         // Rows are a symbol so one optimised plan scores a whole batch in one call.
         let rows = model.symbols.sym("rows");
-        model
-            .set_input_fact(0, f32::fact([rows.to_dim(), N_FEATURES.to_dim()]).into())
-            .map_err(onnx_err)?;
-        let plan = model
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(onnx_err)?;
+        model.set_input_fact(0, f32::fact([rows.to_dim(), N_FEATURES.to_dim()]).into()).map_err(onnx_err)?;
+        let plan = model.into_optimized().and_then(|m| m.into_runnable()).map_err(onnx_err)?;
         let model = Model { plan, baseline, version };
         // Fail at init, not on the first transaction, if the outputs are not as expected.
         model.score_rows(&[model.baseline])?;
@@ -142,7 +136,12 @@ impl Model {
     /// The features that pushed `score` up most, strongest first: each is replaced in
     /// turn by its typical value and the drop in score is its weight. Costs one batched
     /// model call, so it is only worth doing for alerts.
-    fn explain_row(&self, features: &Features, score: f32, top: usize) -> Result<Vec<Contribution>, ModelError> {
+    fn explain_row(
+        &self,
+        features: &Features,
+        score: f32,
+        top: usize,
+    ) -> Result<Vec<Contribution>, ModelError> {
         let variants: Vec<Features> = (0..N_FEATURES)
             .map(|i| {
                 let mut v = *features;
@@ -206,9 +205,8 @@ mod tests {
 
     /// Re-encodes the embedded model with one metadata entry changed.
     fn with_meta(key: &str, value: Option<&str>) -> Vec<u8> {
-        let mut proto: ModelProto = tract_onnx::onnx()
-            .proto_model_for_read(&mut &EMBEDDED_MODEL[..])
-            .unwrap();
+        let mut proto: ModelProto =
+            tract_onnx::onnx().proto_model_for_read(&mut &EMBEDDED_MODEL[..]).unwrap();
         proto.metadata_props.retain(|e| e.key != key);
         if let Some(value) = value {
             proto.metadata_props.push(StringStringEntryProto { key: key.into(), value: value.into() });

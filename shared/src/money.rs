@@ -33,8 +33,7 @@ impl Amount {
 
     /// Parses a decimal (`"57.16"`, also `"1.5e2"`); thousands separators are refused.
     pub fn parse(raw: &str) -> Result<Self, AmountError> {
-        let value =
-            Decimal::from_str(raw.trim()).map_err(|_| AmountError::NotANumber(raw.to_owned()))?;
+        let value = Decimal::from_str(raw.trim()).map_err(|_| AmountError::NotANumber(raw.to_owned()))?;
         Self::new(value)
     }
 

@@ -11,7 +11,10 @@ use crate::wire::Event;
 /// A label is applied before any transaction at or after its `known_at`; events are
 /// otherwise in time order (ties keep input order). Returns the events and, for each
 /// transaction event, its position in `transactions`.
-pub fn merge(transactions: Vec<Transaction>, mut labels: Vec<LabelEvent>) -> (Vec<Event>, Vec<Option<usize>>) {
+pub fn merge(
+    transactions: Vec<Transaction>,
+    mut labels: Vec<LabelEvent>,
+) -> (Vec<Event>, Vec<Option<usize>>) {
     let mut txs: Vec<(usize, Transaction)> = transactions.into_iter().enumerate().collect();
     txs.sort_by_key(|(i, tx)| (tx.at, *i));
     labels.sort_by_key(|l| l.known_at);
@@ -61,12 +64,20 @@ mod tests {
     }
 
     fn label(id: &str, known_at: &str) -> LabelEvent {
-        LabelEvent { transaction_id: TransactionId::parse(id).unwrap(), fraud: true, known_at: known_at.parse().unwrap() }
+        LabelEvent {
+            transaction_id: TransactionId::parse(id).unwrap(),
+            fraud: true,
+            known_at: known_at.parse().unwrap(),
+        }
     }
 
     #[test]
     fn labels_go_before_transactions_at_or_after_their_known_at() {
-        let txs = vec![tx("b", "2018-01-08T00:00:00Z"), tx("a", "2018-01-01T00:00:00Z"), tx("c", "2018-01-09T00:00:00Z")];
+        let txs = vec![
+            tx("b", "2018-01-08T00:00:00Z"),
+            tx("a", "2018-01-01T00:00:00Z"),
+            tx("c", "2018-01-09T00:00:00Z"),
+        ];
         let labels = vec![label("late", "2018-02-01T00:00:00Z"), label("a", "2018-01-08T00:00:00Z")];
         let (events, origin) = merge(txs, labels);
         let order: Vec<String> = events

@@ -101,7 +101,9 @@ mod tests {
     #[test]
     fn unsupported_currency_goes_to_review() {
         let hits = RuleSet::default().check(&tx("5", "EUR"), &F);
-        assert_eq!(hits.iter().map(|h| (h.code, h.action)).collect::<Vec<_>>(),
-            [("RULE_UNSUPPORTED_CURRENCY", Verdict::Review)]);
+        assert_eq!(
+            hits.iter().map(|h| (h.code, h.action)).collect::<Vec<_>>(),
+            [("RULE_UNSUPPORTED_CURRENCY", Verdict::Review)]
+        );
     }
 }

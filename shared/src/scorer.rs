@@ -22,11 +22,18 @@ pub enum Outcome {
     Decided(Decision, Features),
     /// Seen before (redelivery, retry): the recorded decision, no state moved.
     Duplicate(Decision),
-    Labelled { transaction_id: TransactionId, fraud: bool },
+    Labelled {
+        transaction_id: TransactionId,
+        fraud: bool,
+    },
     /// The transaction already had a label: nothing moved.
-    LabelDuplicate { transaction_id: TransactionId },
+    LabelDuplicate {
+        transaction_id: TransactionId,
+    },
     /// No such transaction was ever scored (or its record expired): nothing moved.
-    LabelUnmatched { transaction_id: TransactionId },
+    LabelUnmatched {
+        transaction_id: TransactionId,
+    },
 }
 
 impl Outcome {
@@ -97,7 +104,11 @@ struct Working {
 }
 
 impl Working {
-    fn states(&mut self, customer: &CustomerId, terminal: &TerminalId) -> (&mut CustomerState, &mut TerminalState) {
+    fn states(
+        &mut self,
+        customer: &CustomerId,
+        terminal: &TerminalId,
+    ) -> (&mut CustomerState, &mut TerminalState) {
         self.dirty_customers.insert(customer.clone());
         self.dirty_terminals.insert(terminal.clone());
         (
@@ -205,7 +216,14 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
                         Slot::New(pending.len() - 1)
                     }
                 }
-                Event::Label(l) => Slot::Done(self.apply_label(l, &new_ids, &mut pending, &mut records, &mut relabelled, &mut work)),
+                Event::Label(l) => Slot::Done(self.apply_label(
+                    l,
+                    &new_ids,
+                    &mut pending,
+                    &mut records,
+                    &mut relabelled,
+                    &mut work,
+                )),
             };
             slots.push(slot);
         }
@@ -317,7 +335,11 @@ mod tests {
     }
 
     fn label(id: &str, fraud: bool, known_at: &str) -> Event {
-        Event::Label(LabelEvent { transaction_id: TransactionId::parse(id).unwrap(), fraud, known_at: known_at.parse().unwrap() })
+        Event::Label(LabelEvent {
+            transaction_id: TransactionId::parse(id).unwrap(),
+            fraud,
+            known_at: known_at.parse().unwrap(),
+        })
     }
 
     fn scorer() -> Scorer<MemoryStateStore, AmountModel> {
@@ -361,8 +383,10 @@ mod tests {
         let before = (s.store().customer(&cust("c1")), s.store().terminal(&term("p1")));
         let again = block_on(s.process(&batch())).unwrap();
         assert!(again.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
-        assert_eq!(first.iter().map(|o| o.decision().cloned()).collect::<Vec<_>>(),
-                   again.iter().map(|o| o.decision().cloned()).collect::<Vec<_>>());
+        assert_eq!(
+            first.iter().map(|o| o.decision().cloned()).collect::<Vec<_>>(),
+            again.iter().map(|o| o.decision().cloned()).collect::<Vec<_>>()
+        );
         assert_eq!(before, (s.store().customer(&cust("c1")), s.store().terminal(&term("p1"))));
     }
 
@@ -405,7 +429,8 @@ mod tests {
     #[test]
     fn a_label_for_a_transaction_in_the_same_batch_is_applied() {
         let s = scorer();
-        let events = [tx("t1", "c1", "p1", "50", "2018-04-01T10:00:00Z"), label("t1", true, "2018-04-01T10:00:00Z")];
+        let events =
+            [tx("t1", "c1", "p1", "50", "2018-04-01T10:00:00Z"), label("t1", true, "2018-04-01T10:00:00Z")];
         let out = block_on(s.process(&events)).unwrap();
         assert!(matches!(out[1], Outcome::Labelled { fraud: true, .. }));
         assert_eq!(s.store().record(&TransactionId::parse("t1").unwrap()).unwrap().label, Some(true));
@@ -419,7 +444,10 @@ mod tests {
     }
 
     impl StateStore for Racy {
-        async fn load_records(&self, ids: &[TransactionId]) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
+        async fn load_records(
+            &self,
+            ids: &[TransactionId],
+        ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
             self.inner.load_records(ids).await
         }
         async fn load_states(&self, c: &[CustomerId], t: &[TerminalId]) -> Result<States, StoreError> {
@@ -435,12 +463,20 @@ mod tests {
 
     #[test]
     fn a_lost_race_is_retried_from_fresh_state() {
-        let s = Scorer::new(Racy { inner: MemoryStateStore::default(), conflicts: AtomicU32::new(2) }, AmountModel, Policy::default());
+        let s = Scorer::new(
+            Racy { inner: MemoryStateStore::default(), conflicts: AtomicU32::new(2) },
+            AmountModel,
+            Policy::default(),
+        );
         let out = block_on(s.process(&batch())).unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(s.store().inner.terminal(&term("p1")).unwrap().version, 1, "written once");
 
-        let stuck = Scorer::new(Racy { inner: MemoryStateStore::default(), conflicts: AtomicU32::new(99) }, AmountModel, Policy::default());
+        let stuck = Scorer::new(
+            Racy { inner: MemoryStateStore::default(), conflicts: AtomicU32::new(99) },
+            AmountModel,
+            Policy::default(),
+        );
         assert!(matches!(block_on(stuck.process(&batch())), Err(ScoreError::Contended)));
     }
 

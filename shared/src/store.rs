@@ -128,7 +128,11 @@ impl StateStore for MemoryStateStore {
         Ok(pick(&self.lock().records, ids))
     }
 
-    async fn load_states(&self, customers: &[CustomerId], terminals: &[TerminalId]) -> Result<States, StoreError> {
+    async fn load_states(
+        &self,
+        customers: &[CustomerId],
+        terminals: &[TerminalId],
+    ) -> Result<States, StoreError> {
         let m = self.lock();
         Ok((pick(&m.customers, customers), pick(&m.terminals, terminals)))
     }

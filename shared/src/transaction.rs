@@ -174,10 +174,7 @@ mod tests {
     #[test]
     fn bad_fields_give_reasons() {
         let bad_id = parse(RawTransaction { terminal_id: Some("t 1"), ..raw() }).unwrap_err();
-        assert_eq!(
-            bad_id,
-            RejectReason::InvalidId { field: "terminal_id", source: IdError::BadCharacter }
-        );
+        assert_eq!(bad_id, RejectReason::InvalidId { field: "terminal_id", source: IdError::BadCharacter });
         assert_eq!(bad_id.to_string(), "field `terminal_id` contains a character outside [A-Za-z0-9._:-]");
         let zero = parse(RawTransaction { amount: Some("0"), ..raw() }).unwrap_err();
         assert_eq!(zero.code(), "INVALID_AMOUNT");

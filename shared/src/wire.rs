@@ -90,13 +90,8 @@ impl Event {
             }
             "label" => {
                 let fraud = scalar("fraud", wire.fraud)?;
-                LabelEvent::parse(
-                    transaction_id.as_deref(),
-                    fraud.as_deref(),
-                    wire.known_at.as_deref(),
-                    now,
-                )
-                .map(Event::Label)
+                LabelEvent::parse(transaction_id.as_deref(), fraud.as_deref(), wire.known_at.as_deref(), now)
+                    .map(Event::Label)
             }
             other => Err(RejectReason::UnknownType(other.to_owned())),
         }
@@ -182,7 +177,8 @@ mod tests {
 
     #[test]
     fn a_label_is_parsed() {
-        let e = parse(r#"{"type":"label","transaction_id":"7","fraud":true,"known_at":"2018-04-08T00:00:31Z"}"#);
+        let e =
+            parse(r#"{"type":"label","transaction_id":"7","fraud":true,"known_at":"2018-04-08T00:00:31Z"}"#);
         assert!(matches!(e, Ok(Event::Label(LabelEvent { fraud: true, .. }))));
     }
 
@@ -204,9 +200,18 @@ mod tests {
             ("[1,2]", "MALFORMED"),
             (r#"{"type":"refund"}"#, "UNKNOWN_TYPE"),
             (r#"{"transaction_id":{"a":1}}"#, "MALFORMED"),
-            (r#"{"transaction_id":"1","customer_id":"2","terminal_id":"3","amount":null,"timestamp":"2018-04-01T00:00:31Z"}"#, "MISSING_FIELD"),
-            (r#"{"transaction_id":"1","customer_id":"2","terminal_id":"3","amount":"1e400","timestamp":"2018-04-01T00:00:31Z"}"#, "INVALID_AMOUNT"),
-            (r#"{"type":"label","transaction_id":"1","fraud":"maybe","known_at":"2018-04-01T00:00:31Z"}"#, "INVALID_FLAG"),
+            (
+                r#"{"transaction_id":"1","customer_id":"2","terminal_id":"3","amount":null,"timestamp":"2018-04-01T00:00:31Z"}"#,
+                "MISSING_FIELD",
+            ),
+            (
+                r#"{"transaction_id":"1","customer_id":"2","terminal_id":"3","amount":"1e400","timestamp":"2018-04-01T00:00:31Z"}"#,
+                "INVALID_AMOUNT",
+            ),
+            (
+                r#"{"type":"label","transaction_id":"1","fraud":"maybe","known_at":"2018-04-01T00:00:31Z"}"#,
+                "INVALID_FLAG",
+            ),
         ];
         for (json, code) in cases {
             assert_eq!(parse(json).unwrap_err().code(), code, "{json}");

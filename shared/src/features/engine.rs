@@ -126,8 +126,14 @@ impl FeatureEngine {
         let since = |first: Option<i64>, cap: i64| {
             first.filter(|&f| f <= at).map_or(cap as f32, |f| ((at - f) / SECS_PER_HOUR).min(cap) as f32)
         };
-        f[19] = since(customer.first_fraud_within(at, CustomerState::HORIZON_HOURS * SECS_PER_HOUR), CustomerState::HORIZON_HOURS);
-        f[20] = since(terminal.first_fraud_within(hour, TerminalState::HORIZON_HOURS).map(|h| h * SECS_PER_HOUR), TerminalState::HORIZON_HOURS);
+        f[19] = since(
+            customer.first_fraud_within(at, CustomerState::HORIZON_HOURS * SECS_PER_HOUR),
+            CustomerState::HORIZON_HOURS,
+        );
+        f[20] = since(
+            terminal.first_fraud_within(hour, TerminalState::HORIZON_HOURS).map(|h| h * SECS_PER_HOUR),
+            TerminalState::HORIZON_HOURS,
+        );
         Features(f)
     }
 }
@@ -185,7 +191,11 @@ mod tests {
     #[test]
     fn a_first_transaction_has_neutral_history_features() {
         let engine = FeatureEngine::default();
-        let f = engine.observe(&tx("2018-04-10T10:30:00Z", "60"), &mut Default::default(), &mut Default::default());
+        let f = engine.observe(
+            &tx("2018-04-10T10:30:00Z", "60"),
+            &mut Default::default(),
+            &mut Default::default(),
+        );
         assert_eq!(feature(&f, "customer_nb_tx_1day_window"), 1.0);
         assert_eq!(feature(&f, "customer_avg_amount_30day_window"), 60.0);
         assert_eq!(feature(&f, "amount_to_customer_avg_30day"), 1.0);

@@ -32,7 +32,12 @@ fn sum_window<B, T: Default + std::ops::AddAssign>(
 }
 
 /// Finds the bucket for `hour`, inserting an empty one if needed, keeping the order.
-fn bucket_mut<B>(buckets: &mut Vec<B>, hour: i64, key: impl Fn(&B) -> i64, new: impl FnOnce() -> B) -> &mut B {
+fn bucket_mut<B>(
+    buckets: &mut Vec<B>,
+    hour: i64,
+    key: impl Fn(&B) -> i64,
+    new: impl FnOnce() -> B,
+) -> &mut B {
     let pos = buckets.partition_point(|b| key(b) < hour);
     if buckets.get(pos).is_none_or(|b| key(b) != hour) {
         buckets.insert(pos, new());
@@ -91,10 +96,12 @@ impl CustomerState {
 
     pub fn observe(&mut self, at: i64, amount: Decimal) {
         let hour = hour_of(at);
-        let b = bucket_mut(&mut self.buckets, hour, |b| b.hour, || SpendBucket {
+        let b = bucket_mut(
+            &mut self.buckets,
             hour,
-            spend: CountSum::default(),
-        });
+            |b| b.hour,
+            || SpendBucket { hour, spend: CountSum::default() },
+        );
         b.spend += CountSum { count: 1, sum: amount };
         self.last_tx_at = Some(self.last_tx_at.map_or(at, |t| t.max(at)));
         self.evict();
@@ -107,7 +114,9 @@ impl CustomerState {
     }
 
     fn evict(&mut self) {
-        let Some(latest) = self.last_tx_at else { return };
+        let Some(latest) = self.last_tx_at else {
+            return;
+        };
         let oldest_hour = hour_of(latest) - Self::HORIZON_HOURS;
         self.buckets.retain(|b| b.hour > oldest_hour);
         let oldest = latest - Self::HORIZON_HOURS * SECS_PER_HOUR;
@@ -154,15 +163,21 @@ impl TerminalState {
     /// The earliest hour in `(to - hours, to]` with a confirmed fraud.
     pub fn first_fraud_within(&self, to: i64, hours: i64) -> Option<i64> {
         let start = self.buckets.partition_point(|b| b.hour <= to - hours);
-        self.buckets[start..].iter().take_while(|b| b.hour <= to).find(|b| b.counts.frauds > 0).map(|b| b.hour)
+        self.buckets[start..]
+            .iter()
+            .take_while(|b| b.hour <= to)
+            .find(|b| b.counts.frauds > 0)
+            .map(|b| b.hour)
     }
 
     pub fn observe(&mut self, at: i64) {
         let hour = hour_of(at);
-        let b = bucket_mut(&mut self.buckets, hour, |b| b.hour, || TerminalBucket {
+        let b = bucket_mut(
+            &mut self.buckets,
             hour,
-            counts: TerminalCounts::default(),
-        });
+            |b| b.hour,
+            || TerminalBucket { hour, counts: TerminalCounts::default() },
+        );
         b.counts.count += 1;
         let newest = self.buckets.last().map_or(hour, |b| b.hour);
         self.buckets.retain(|b| b.hour > newest - Self::HORIZON_HOURS);
