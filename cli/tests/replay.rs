@@ -18,6 +18,17 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+fn replay(txs: &Path, labels: &Path, out: &Path, batch: usize) -> String {
+    let batch = batch.to_string();
+    vigil(&["replay", "--transactions", s(txs), "--labels", s(labels), "--out", s(out), "--batch", &batch])
+}
+
+/// The number after `name ` in `vigil eval`'s report.
+fn metric(report: &str, name: &str) -> f64 {
+    let after = report.split(name).nth(1).unwrap_or_else(|| panic!("no {name} in {report}"));
+    after.split_whitespace().next().unwrap().parse().unwrap()
+}
+
 fn read_csv(p: &Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(p).unwrap();
     r.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect()
@@ -43,17 +54,7 @@ fn replay_scores_every_row_quarantines_bad_ones_and_detects_fraud() {
     ]);
     // Labels derived from the file (known 7 days later); malformed rows have none.
     vigil(&["labels", "--transactions", s(&txs), "--out", s(&labels)]);
-    let summary = vigil(&[
-        "replay",
-        "--transactions",
-        s(&txs),
-        "--labels",
-        s(&labels),
-        "--out",
-        s(&scores),
-        "--batch",
-        "500",
-    ]);
+    let summary = replay(&txs, &labels, &scores, 500);
 
     let input = read_csv(&txs);
     let output = read_csv(&scores);
@@ -88,32 +89,12 @@ fn replay_scores_every_row_quarantines_bad_ones_and_detects_fraud() {
         "--test-days",
         "14",
     ]);
-    let auc: f64 =
-        report.split("AUC ROC ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    let ap: f64 = report
-        .split("average precision ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (auc, ap) = (metric(&report, "AUC ROC "), metric(&report, "average precision "));
     assert!(auc > 0.85 && ap > 0.5, "{report}");
 
     // Replays are deterministic.
     let again = path(dir.path(), "s2.csv");
-    vigil(&[
-        "replay",
-        "--transactions",
-        s(&txs),
-        "--labels",
-        s(&labels),
-        "--out",
-        s(&again),
-        "--batch",
-        "97",
-    ]);
+    replay(&txs, &labels, &again, 97);
     assert_eq!(std::fs::read(&scores).unwrap(), std::fs::read(&again).unwrap(), "batch size changes nothing");
 }
 
