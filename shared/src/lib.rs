@@ -4,6 +4,7 @@
 //! over a [`StateStore`]) → [`Model`] → [`Decision`] with reasons, driven batch by
 //! batch by the [`Scorer`].
 
+pub mod batch;
 pub mod csvio;
 pub mod decision;
 pub mod eval;

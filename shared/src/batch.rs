@@ -1,0 +1,220 @@
+//! A stream batch (Kinesis records, Kafka messages) end to end: parse each record,
+//! quarantine what cannot be parsed, score the rest in one go, and say what the event
+//! source must redeliver. The Lambda functions only translate their event types to and
+//! from these.
+
+use crate::model::FraudModel;
+use crate::money::Currency;
+use crate::scorer::{Outcome, Scorer};
+use crate::store::{StateStore, StoreError};
+use crate::wire::Event;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::sync::Mutex;
+
+/// One record as the event source delivered it.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRecord<'a> {
+    /// Where it sits in the stream: a Kinesis sequence number, a Kafka `partition@offset`.
+    pub position: &'a str,
+    pub payload: &'a [u8],
+}
+
+/// A record that failed validation, kept with its reason so it can be inspected and replayed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    pub position: String,
+    pub code: &'static str,
+    pub reason: String,
+    pub payload: Vec<u8>,
+}
+
+/// Where bad records go (an S3 prefix in production).
+pub trait Quarantine: Send + Sync {
+    /// Stores a batch's bad records. Must be safe to repeat: a retried batch quarantines
+    /// the same records again.
+    fn put(&self, records: Vec<Quarantined>) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// In-process quarantine for tests and the CLI.
+#[derive(Debug, Default)]
+pub struct MemoryQuarantine(Mutex<Vec<Quarantined>>);
+
+impl MemoryQuarantine {
+    pub fn records(&self) -> Vec<Quarantined> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Quarantine for MemoryQuarantine {
+    async fn put(&self, records: Vec<Quarantined>) -> Result<(), StoreError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend(records);
+        Ok(())
+    }
+}
+
+/// What became of a batch.
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    /// Outcome of each valid record, with its position.
+    pub outcomes: Vec<(String, Outcome)>,
+    pub quarantined: usize,
+    /// Set when the batch must be redelivered from this record on (a Kinesis batch item
+    /// failure, a Kafka error). Nothing was applied in that case, so the first record.
+    pub retry_from: Option<String>,
+    /// Why, when `retry_from` is set.
+    pub error: Option<String>,
+}
+
+/// Processes `records` in order. Invalid records are quarantined and count as done;
+/// a failure to score or to quarantine asks for the whole batch again, which is safe
+/// because scoring is idempotent.
+#[tracing::instrument(skip_all, fields(records = records.len()))]
+pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
+    scorer: &Scorer<S, M>,
+    quarantine: &Q,
+    records: &[StreamRecord<'_>],
+    default_currency: Currency,
+    now: DateTime<Utc>,
+) -> BatchReport {
+    let mut events = Vec::with_capacity(records.len());
+    let mut positions = Vec::with_capacity(records.len());
+    let mut bad = Vec::new();
+    for r in records {
+        match Event::from_json(r.payload, default_currency, now) {
+            Ok(event) => {
+                events.push(event);
+                positions.push(r.position);
+            }
+            Err(reason) => {
+                tracing::warn!(position = r.position, code = reason.code(), %reason, "quarantined");
+                bad.push(Quarantined {
+                    position: r.position.to_owned(),
+                    code: reason.code(),
+                    reason: reason.to_string(),
+                    payload: r.payload.to_vec(),
+                });
+            }
+        }
+    }
+    let retry = |error: String| BatchReport {
+        retry_from: records.first().map(|r| r.position.to_owned()),
+        error: Some(error),
+        ..BatchReport::default()
+    };
+    let outcomes = match scorer.process(&events).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => return retry(e.to_string()),
+    };
+    let quarantined = bad.len();
+    if !bad.is_empty()
+        && let Err(e) = quarantine.put(bad).await
+    {
+        return retry(format!("quarantine: {e}"));
+    }
+    BatchReport {
+        outcomes: positions.into_iter().map(str::to_owned).zip(outcomes).collect(),
+        quarantined,
+        retry_from: None,
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Contribution, ModelError};
+    use crate::store::{Changes, DecisionRecord, MemoryStateStore, States};
+    use crate::{CustomerId, Features, Policy, TerminalId, TransactionId};
+    use pollster::block_on;
+    use rustc_hash::FxHashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Flat;
+    impl FraudModel for Flat {
+        fn score(&self, rows: &[Features]) -> Result<Vec<f32>, ModelError> {
+            Ok(vec![0.1; rows.len()])
+        }
+        fn explain(&self, _: &Features, _: f32, _: usize) -> Result<Vec<Contribution>, ModelError> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// A store that is throttled until told otherwise.
+    #[derive(Default)]
+    struct Flaky {
+        inner: MemoryStateStore,
+        down: AtomicBool,
+    }
+
+    impl StateStore for Flaky {
+        async fn load_records(
+            &self,
+            ids: &[TransactionId],
+        ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
+            self.inner.load_records(ids).await
+        }
+        async fn load_states(&self, c: &[CustomerId], t: &[TerminalId]) -> Result<States, StoreError> {
+            self.inner.load_states(c, t).await
+        }
+        async fn save(&self, changes: Changes) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Transient("throttled".into()));
+            }
+            self.inner.save(changes).await
+        }
+    }
+
+    const GOOD: &str = r#"{"transaction_id":"t1","customer_id":"c1","terminal_id":"p1","amount":"12.50","timestamp":"2018-04-01T10:00:00Z"}"#;
+    const GOOD2: &str = r#"{"transaction_id":"t2","customer_id":"c1","terminal_id":"p1","amount":"7","timestamp":"2018-04-01T11:00:00Z"}"#;
+    const LABEL: &str =
+        r#"{"type":"label","transaction_id":"t1","fraud":true,"known_at":"2018-04-08T10:00:00Z"}"#;
+    const BAD: &str = r#"{"transaction_id":"t3","customer_id":"c1","terminal_id":"p1","amount":"-1","timestamp":"2018-04-01T12:00:00Z"}"#;
+
+    fn records() -> Vec<StreamRecord<'static>> {
+        [("1", GOOD), ("2", "{not json"), ("3", GOOD2), ("4", BAD), ("5", LABEL)]
+            .into_iter()
+            .map(|(position, p)| StreamRecord { position, payload: p.as_bytes() })
+            .collect()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2024-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn every_record_ends_scored_or_quarantined_with_its_reason() {
+        let scorer = Scorer::new(MemoryStateStore::default(), Flat, Policy::default());
+        let q = MemoryQuarantine::default();
+        let report = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
+
+        assert_eq!(report.retry_from, None);
+        let positions: Vec<&str> = report.outcomes.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(positions, ["1", "3", "5"]);
+        assert!(matches!(report.outcomes[2].1, Outcome::Labelled { fraud: true, .. }));
+        let bad = q.records();
+        assert_eq!(report.quarantined, 2);
+        assert_eq!(
+            bad.iter().map(|b| (b.position.as_str(), b.code)).collect::<Vec<_>>(),
+            [("2", "MALFORMED"), ("4", "INVALID_AMOUNT")]
+        );
+        assert_eq!(bad[1].payload, BAD.as_bytes(), "the raw record is kept for replay");
+    }
+
+    #[test]
+    fn a_transient_failure_asks_for_the_whole_batch_and_the_retry_completes() {
+        let scorer = Scorer::new(Flaky::default(), Flat, Policy::default());
+        let q = MemoryQuarantine::default();
+        scorer.store().down.store(true, Ordering::SeqCst);
+        let failed = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
+        assert_eq!(failed.retry_from.as_deref(), Some("1"));
+        assert!(failed.error.unwrap().contains("throttled"));
+        assert!(q.records().is_empty(), "nothing half-done");
+
+        scorer.store().down.store(false, Ordering::SeqCst);
+        let retried = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
+        assert_eq!(retried.retry_from, None);
+        assert!(matches!(retried.outcomes[0].1, Outcome::Decided(..)));
+        assert_eq!(q.records().len(), 2);
+    }
+}
