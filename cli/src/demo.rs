@@ -9,8 +9,8 @@ use chrono::TimeDelta;
 use std::time::Instant;
 use vigil_shared::store::MemoryStateStore;
 use vigil_shared::{
-    Amount, Currency, CustomerId, Decision, LabelEvent, Model, Policy, Scorer, TerminalId, Transaction,
-    TransactionId, Verdict,
+    Alert, Amount, Currency, CustomerId, Decision, LabelEvent, Model, Policy, Scorer, TerminalId,
+    Transaction, TransactionId, Verdict,
 };
 
 /// Simulated payments as validated transactions, plus labels known 7 days later.
@@ -72,23 +72,11 @@ pub fn run(spec: &Spec) -> Result<()> {
         .filter_map(|(i, d)| d.as_ref().filter(|d| d.verdict != Verdict::Accept).map(|d| (i, d)))
         .collect();
     alerts.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
-    println!("\nTop alerts");
+    println!("\nTop alerts, as the operations team receives them (truth from the simulator in brackets)");
     for (i, d) in alerts.iter().take(10) {
-        let tx = &txs.valid[*i];
-        println!(
-            "  {:<6} {:.3}  {}  card {}  {} {} at {}  [{}]",
-            d.verdict.as_str(),
-            d.score,
-            tx.at.format("%Y-%m-%d %H:%M"),
-            tx.customer,
-            tx.amount,
-            tx.currency,
-            tx.terminal,
-            if txs.fraud[*i] == Some(true) { "confirmed fraud" } else { "genuine" },
-        );
-        for r in d.reasons.iter().take(3) {
-            println!("           - {r}");
-        }
+        let Some(alert) = Alert::for_decision(d, &txs.valid[*i]) else { continue };
+        let truth = if txs.fraud[*i] == Some(true) { "confirmed fraud" } else { "genuine" };
+        println!("{alert}  [{truth}]\n");
     }
 
     let truth: Vec<Truth<'_>> = txs

@@ -4,6 +4,7 @@
 //! over a [`StateStore`]) → [`Model`] → [`Decision`] with reasons, driven batch by
 //! batch by the [`Scorer`].
 
+pub mod alert;
 pub mod batch;
 pub mod csvio;
 pub mod decision;
@@ -23,6 +24,7 @@ pub mod wire;
 #[cfg(test)]
 mod test_support;
 
+pub use alert::{Alert, Severity};
 pub use decision::{Decision, Reason, Thresholds, Verdict};
 pub use features::{FEATURE_NAMES, FeatureEngine, Features};
 pub use ids::{CustomerId, TerminalId, TransactionId};

@@ -1,0 +1,145 @@
+//! What the operations team receives for a REVIEW or BLOCK decision.
+
+use crate::decision::{Decision, Reason, Verdict};
+use crate::ids::{TerminalId, TransactionId};
+use crate::money::{Amount, Currency};
+use crate::transaction::Transaction;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    /// REVIEW: an analyst should look.
+    Medium,
+    /// BLOCK: the payment was refused; the customer may call.
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+        }
+    }
+}
+
+/// An alert carries no raw customer identifier: only its masked form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable across retries and redeliveries, so fan-out can drop duplicates.
+    pub id: String,
+    pub severity: Severity,
+    pub verdict: Verdict,
+    pub score: f32,
+    /// Key of the decision record.
+    pub transaction_id: TransactionId,
+    pub customer_masked: String,
+    pub terminal: TerminalId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub at: DateTime<Utc>,
+    pub reasons: Vec<Reason>,
+}
+
+impl Alert {
+    /// The alert for `decision`, if it calls for one (ACCEPT does not).
+    pub fn for_decision(decision: &Decision, tx: &Transaction) -> Option<Alert> {
+        let severity = match decision.verdict {
+            Verdict::Accept => return None,
+            Verdict::Review => Severity::Medium,
+            Verdict::Block => Severity::High,
+        };
+        Some(Alert {
+            id: format!("vigil:{}", decision.transaction_id),
+            severity,
+            verdict: decision.verdict,
+            score: decision.score,
+            transaction_id: decision.transaction_id.clone(),
+            customer_masked: tx.customer.to_string(),
+            terminal: tx.terminal.clone(),
+            amount: tx.amount,
+            currency: tx.currency,
+            at: tx.at,
+            reasons: decision.reasons.clone(),
+        })
+    }
+
+    /// Codes of the rules that fired, for subscription filter policies.
+    pub fn rule_codes(&self) -> impl Iterator<Item = &str> {
+        self.reasons.iter().map(|r| r.code.as_str()).filter(|c| c.starts_with("RULE_"))
+    }
+}
+
+/// The message as an analyst reads it.
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "[{}] {} score {:.3}: card {}, {} {} at terminal {}, {}",
+            self.severity.as_str(),
+            self.verdict,
+            self.score,
+            self.customer_masked,
+            self.amount,
+            self.currency,
+            self.terminal,
+            self.at.format("%Y-%m-%d %H:%M UTC"),
+        )?;
+        for r in &self.reasons {
+            writeln!(f, "  - {r}")?;
+        }
+        write!(f, "  decision record: transaction {}", self.transaction_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(verdict: Verdict) -> Decision {
+        Decision {
+            transaction_id: TransactionId::parse("tx-9").unwrap(),
+            score: 0.93,
+            verdict,
+            reasons: vec![
+                Reason { code: "RULE_AMOUNT_OVER_THRESHOLD".into(), detail: "12000 USD > 10000".into() },
+                Reason { code: "tx_amount".into(), detail: "12000 (+0.40)".into() },
+            ],
+        }
+    }
+
+    fn tx() -> Transaction {
+        crate::test_support::tx("tx-9", "4111111111111111", "term-7", "12000", "2018-05-01T09:30:00Z")
+    }
+
+    #[test]
+    fn accepted_payments_raise_no_alert() {
+        assert_eq!(Alert::for_decision(&decision(Verdict::Accept), &tx()), None);
+    }
+
+    #[test]
+    fn an_alert_names_severity_reasons_and_record_but_masks_the_card() {
+        let alert = Alert::for_decision(&decision(Verdict::Block), &tx()).unwrap();
+        assert_eq!(alert.severity, Severity::High);
+        assert_eq!(alert.id, "vigil:tx-9");
+        assert_eq!(alert.rule_codes().collect::<Vec<_>>(), ["RULE_AMOUNT_OVER_THRESHOLD"]);
+        let text = alert.to_string();
+        assert_eq!(
+            text,
+            "[HIGH] BLOCK score 0.930: card ****1111, 12000 USD at terminal term-7, 2018-05-01 09:30 UTC\n  \
+             - RULE_AMOUNT_OVER_THRESHOLD: 12000 USD > 10000\n  - tx_amount: 12000 (+0.40)\n  \
+             decision record: transaction tx-9"
+        );
+        let json = serde_json::to_string(&alert).unwrap();
+        assert!(!json.contains("4111111111111111") && !text.contains("4111111111111111"));
+    }
+
+    #[test]
+    fn review_is_medium_severity() {
+        let alert = Alert::for_decision(&decision(Verdict::Review), &tx()).unwrap();
+        assert_eq!(alert.severity, Severity::Medium);
+    }
+}
