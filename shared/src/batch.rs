@@ -124,11 +124,11 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
 mod tests {
     use super::*;
     use crate::model::{Contribution, ModelError};
-    use crate::store::{Changes, DecisionRecord, MemoryStateStore, States};
-    use crate::{CustomerId, Features, Policy, TerminalId, TransactionId};
+    use crate::store::MemoryStateStore;
+    use crate::test_support::FaultyStore;
+    use crate::{Features, Policy};
     use pollster::block_on;
-    use rustc_hash::FxHashMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
     struct Flat;
     impl FraudModel for Flat {
@@ -137,31 +137,6 @@ mod tests {
         }
         fn explain(&self, _: &Features, _: f32, _: usize) -> Result<Vec<Contribution>, ModelError> {
             Ok(Vec::new())
-        }
-    }
-
-    /// A store that is throttled until told otherwise.
-    #[derive(Default)]
-    struct Flaky {
-        inner: MemoryStateStore,
-        down: AtomicBool,
-    }
-
-    impl StateStore for Flaky {
-        async fn load_records(
-            &self,
-            ids: &[TransactionId],
-        ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
-            self.inner.load_records(ids).await
-        }
-        async fn load_states(&self, c: &[CustomerId], t: &[TerminalId]) -> Result<States, StoreError> {
-            self.inner.load_states(c, t).await
-        }
-        async fn save(&self, changes: Changes) -> Result<(), StoreError> {
-            if self.down.load(Ordering::SeqCst) {
-                return Err(StoreError::Transient("throttled".into()));
-            }
-            self.inner.save(changes).await
         }
     }
 
@@ -203,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_transient_failure_asks_for_the_whole_batch_and_the_retry_completes() {
-        let scorer = Scorer::new(Flaky::default(), Flat, Policy::default());
+        let scorer = Scorer::new(FaultyStore::default(), Flat, Policy::default());
         let q = MemoryQuarantine::default();
         scorer.store().down.store(true, Ordering::SeqCst);
         let failed = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));

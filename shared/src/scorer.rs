@@ -314,9 +314,9 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
 mod tests {
     use super::*;
     use crate::model::Contribution;
-    use crate::store::{MemoryStateStore, States};
+    use crate::store::MemoryStateStore;
+    use crate::test_support::FaultyStore;
     use pollster::block_on;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Scores by amount (feature 0): 1000 → 1.0. Explains everything by the amount.
     struct AmountModel;
@@ -437,46 +437,14 @@ mod tests {
         assert_eq!(s.store().customer(&cust("c1")).unwrap().fraud_tx_at.len(), 1);
     }
 
-    /// A store whose first `conflicts` saves lose an optimistic-concurrency race.
-    struct Racy {
-        inner: MemoryStateStore,
-        conflicts: AtomicU32,
-    }
-
-    impl StateStore for Racy {
-        async fn load_records(
-            &self,
-            ids: &[TransactionId],
-        ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
-            self.inner.load_records(ids).await
-        }
-        async fn load_states(&self, c: &[CustomerId], t: &[TerminalId]) -> Result<States, StoreError> {
-            self.inner.load_states(c, t).await
-        }
-        async fn save(&self, changes: Changes) -> Result<(), StoreError> {
-            if self.conflicts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-                return Err(StoreError::Conflict("p1".into()));
-            }
-            self.inner.save(changes).await
-        }
-    }
-
     #[test]
     fn a_lost_race_is_retried_from_fresh_state() {
-        let s = Scorer::new(
-            Racy { inner: MemoryStateStore::default(), conflicts: AtomicU32::new(2) },
-            AmountModel,
-            Policy::default(),
-        );
+        let s = Scorer::new(FaultyStore::conflicting(2), AmountModel, Policy::default());
         let out = block_on(s.process(&batch())).unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(s.store().inner.terminal(&term("p1")).unwrap().version, 1, "written once");
 
-        let stuck = Scorer::new(
-            Racy { inner: MemoryStateStore::default(), conflicts: AtomicU32::new(99) },
-            AmountModel,
-            Policy::default(),
-        );
+        let stuck = Scorer::new(FaultyStore::conflicting(99), AmountModel, Policy::default());
         assert!(matches!(block_on(stuck.process(&batch())), Err(ScoreError::Contended)));
     }
 

@@ -1,6 +1,9 @@
 //! Builders shared by unit tests.
 
+use crate::store::{Changes, DecisionRecord, MemoryStateStore, StateStore, States, StoreError};
 use crate::{Amount, Currency, CustomerId, TerminalId, Transaction, TransactionId};
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// A USD transaction; panics on malformed test input.
 pub fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> Transaction {
@@ -11,5 +14,43 @@ pub fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> T
         amount: Amount::parse(amount).unwrap(),
         currency: Currency::USD,
         at: at.parse().unwrap(),
+    }
+}
+
+/// An in-memory store whose saves can be made to fail: the first `conflicts` lose an
+/// optimistic-concurrency race, and every save fails as throttled while `down` is set.
+#[derive(Default)]
+pub struct FaultyStore {
+    pub inner: MemoryStateStore,
+    pub conflicts: AtomicU32,
+    pub down: AtomicBool,
+}
+
+impl FaultyStore {
+    pub fn conflicting(times: u32) -> Self {
+        Self { conflicts: AtomicU32::new(times), ..Self::default() }
+    }
+}
+
+impl StateStore for FaultyStore {
+    async fn load_records(
+        &self,
+        ids: &[TransactionId],
+    ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
+        self.inner.load_records(ids).await
+    }
+
+    async fn load_states(&self, c: &[CustomerId], t: &[TerminalId]) -> Result<States, StoreError> {
+        self.inner.load_states(c, t).await
+    }
+
+    async fn save(&self, changes: Changes) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Transient("throttled".into()));
+        }
+        if self.conflicts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::Conflict("a terminal".into()));
+        }
+        self.inner.save(changes).await
     }
 }
