@@ -9,8 +9,8 @@ use chrono::TimeDelta;
 use std::time::Instant;
 use vigil_shared::store::MemoryStateStore;
 use vigil_shared::{
-    Alert, Amount, Currency, CustomerId, Decision, LabelEvent, Model, Policy, Scorer, TerminalId,
-    Transaction, TransactionId, Verdict,
+    Alert, Amount, Currency, CustomerId, Decision, LABEL_DELAY_DAYS, LabelEvent, Model, Policy, Scorer,
+    TerminalId, Transaction, TransactionId, Verdict,
 };
 
 /// Simulated payments as validated transactions, plus labels known 7 days later.
@@ -30,7 +30,7 @@ pub fn simulated(spec: &Spec) -> Result<(Transactions, Vec<LabelEvent>)> {
         labels.push(LabelEvent {
             transaction_id: tx.id.clone(),
             fraud: t.fraud(),
-            known_at: t.at + TimeDelta::days(7),
+            known_at: t.at + TimeDelta::days(LABEL_DELAY_DAYS),
         });
         txs.valid.push(tx);
         txs.row_of.push(row);
@@ -64,7 +64,7 @@ pub fn run(spec: &Spec) -> Result<()> {
     for v in [Verdict::Accept, Verdict::Review, Verdict::Block] {
         println!("  {:<6} {:>9}", v.as_str(), tally.verdicts[v as usize]);
     }
-    println!("  labels applied (chargebacks, 7 days late): {}", tally.labels);
+    println!("  labels applied (chargebacks, {LABEL_DELAY_DAYS} days late): {}", tally.labels);
 
     let mut alerts: Vec<(usize, &Decision)> = decisions
         .iter()

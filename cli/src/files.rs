@@ -78,6 +78,11 @@ pub fn report_rejected(what: &str, rejected: &[Rejected]) {
     }
 }
 
+/// A timestamp as the CSV files write it: `2018-04-01T00:00:31Z`.
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Writes CSV to `path`, or to stdout for `-`.
 pub fn csv_writer(path: &Path) -> Result<csv::Writer<Box<dyn std::io::Write>>> {
     let out: Box<dyn std::io::Write> = if path == Path::new("-") {

@@ -187,7 +187,7 @@ pub fn write(spec: &Spec, out: &Path, labels: Option<&Path>) -> Result<()> {
         };
         w.write_record([
             t.id.to_string(),
-            t.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            files::iso(t.at),
             t.customer.to_string(),
             t.terminal.to_string(),
             amount,
@@ -199,12 +199,8 @@ pub fn write(spec: &Spec, out: &Path, labels: Option<&Path>) -> Result<()> {
         let mut w = files::csv_writer(path)?;
         w.write_record(["transaction_id", "tx_fraud", "known_at"])?;
         for t in &txs {
-            let known = t.at + TimeDelta::days(7);
-            w.write_record([
-                t.id.to_string(),
-                (t.fraud() as u8).to_string(),
-                known.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            ])?;
+            let known = t.at + TimeDelta::days(vigil_shared::LABEL_DELAY_DAYS);
+            w.write_record([t.id.to_string(), (t.fraud() as u8).to_string(), files::iso(known)])?;
         }
         w.flush()?;
     }

@@ -43,7 +43,7 @@ enum Command {
     Labels {
         #[arg(long)]
         transactions: PathBuf,
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, default_value_t = vigil_shared::LABEL_DELAY_DAYS)]
         delay_days: i64,
         #[arg(long, default_value = "-")]
         out: PathBuf,

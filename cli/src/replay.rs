@@ -150,7 +150,7 @@ pub fn features(input: &Input) -> Result<()> {
         let tx = &txs.valid[i];
         let mut row = vec![
             tx.id.to_string(),
-            tx.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            files::iso(tx.at),
             tx.customer.as_str().to_owned(),
             tx.terminal.as_str().to_owned(),
         ];
@@ -176,11 +176,7 @@ pub fn labels(transactions: &Path, delay_days: i64, out: &Path) -> Result<()> {
     for (tx, fraud) in txs.valid.iter().zip(&txs.fraud) {
         let fraud = fraud.context("the transactions file has no tx_fraud column")?;
         let known_at = tx.at + TimeDelta::days(delay_days);
-        w.write_record([
-            tx.id.as_str(),
-            if fraud { "1" } else { "0" },
-            &known_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        ])?;
+        w.write_record([tx.id.as_str(), if fraud { "1" } else { "0" }, &files::iso(known_at)])?;
     }
     w.flush()?;
     Ok(())

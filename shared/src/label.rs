@@ -6,6 +6,10 @@ use crate::transaction::{RejectReason, parse_timestamp};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+/// How long after a transaction its fraud label becomes known (investigations,
+/// chargebacks), in days: the handbook's delay.
+pub const LABEL_DELAY_DAYS: i64 = 7;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabelEvent {
     pub transaction_id: TransactionId,

@@ -28,7 +28,7 @@ pub use alert::{Alert, Severity};
 pub use decision::{Decision, Reason, Thresholds, Verdict};
 pub use features::{FEATURE_NAMES, FeatureEngine, Features};
 pub use ids::{CustomerId, TerminalId, TransactionId};
-pub use label::LabelEvent;
+pub use label::{LABEL_DELAY_DAYS, LabelEvent};
 pub use model::{FraudModel, Model, ModelError, NoModel};
 pub use money::{Amount, Currency};
 pub use rules::{Rule, RuleHit, RuleSet};

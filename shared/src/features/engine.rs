@@ -56,7 +56,7 @@ pub struct FeatureEngine {
 
 impl Default for FeatureEngine {
     fn default() -> Self {
-        Self { label_delay_days: 7 }
+        Self { label_delay_days: crate::label::LABEL_DELAY_DAYS }
     }
 }
 
