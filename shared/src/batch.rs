@@ -123,22 +123,12 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Contribution, ModelError};
+    use crate::Policy;
+    use crate::model::NoModel;
     use crate::store::MemoryStateStore;
     use crate::test_support::FaultyStore;
-    use crate::{Features, Policy};
     use pollster::block_on;
     use std::sync::atomic::Ordering;
-
-    struct Flat;
-    impl FraudModel for Flat {
-        fn score(&self, rows: &[Features]) -> Result<Vec<f32>, ModelError> {
-            Ok(vec![0.1; rows.len()])
-        }
-        fn explain(&self, _: &Features, _: f32, _: usize) -> Result<Vec<Contribution>, ModelError> {
-            Ok(Vec::new())
-        }
-    }
 
     const GOOD: &str = r#"{"transaction_id":"t1","customer_id":"c1","terminal_id":"p1","amount":"12.50","timestamp":"2018-04-01T10:00:00Z"}"#;
     const GOOD2: &str = r#"{"transaction_id":"t2","customer_id":"c1","terminal_id":"p1","amount":"7","timestamp":"2018-04-01T11:00:00Z"}"#;
@@ -159,7 +149,7 @@ mod tests {
 
     #[test]
     fn every_record_ends_scored_or_quarantined_with_its_reason() {
-        let scorer = Scorer::new(MemoryStateStore::default(), Flat, Policy::default());
+        let scorer = Scorer::new(MemoryStateStore::default(), NoModel, Policy::default());
         let q = MemoryQuarantine::default();
         let report = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
 
@@ -178,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_transient_failure_asks_for_the_whole_batch_and_the_retry_completes() {
-        let scorer = Scorer::new(FaultyStore::default(), Flat, Policy::default());
+        let scorer = Scorer::new(FaultyStore::default(), NoModel, Policy::default());
         let q = MemoryQuarantine::default();
         scorer.store().down.store(true, Ordering::SeqCst);
         let failed = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
