@@ -10,9 +10,9 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Io { path: String, source: std::io::Error },
-    #[error("{path}: {source}")]
+    #[error("{path} is not valid CSV")]
     Csv { path: String, source: csv::Error },
     #[error("{path}: missing column `{column}` (header: {header})")]
     MissingColumn { path: String, column: &'static str, header: String },
