@@ -7,6 +7,8 @@ use crate::transaction::Transaction;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -95,6 +97,100 @@ impl fmt::Display for Alert {
     }
 }
 
+/// A downstream service did not take a delivery; the caller retries later.
+#[derive(Debug, thiserror::Error)]
+#[error("{service} unavailable: {message}")]
+pub struct DeliveryError {
+    pub service: &'static str,
+    pub message: String,
+}
+
+/// Where the scorer sends alerts (the EventBridge bus in production).
+pub trait AlertSink: Send + Sync {
+    fn send(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// The operations team's channel (an SNS topic per severity in production).
+pub trait Notifier: Send + Sync {
+    fn notify(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// Remembers which alerts went out, so a redelivered one is not sent twice.
+pub trait AlertLedger: Send + Sync {
+    /// True if nobody claimed `alert_id` before: the caller must now deliver it.
+    fn claim(&self, alert_id: &str) -> impl Future<Output = Result<bool, DeliveryError>> + Send;
+    /// Forgets a claim whose delivery failed, so that a retry delivers it.
+    fn release(&self, alert_id: &str) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FanOut {
+    Sent,
+    /// Already delivered (EventBridge delivers at least once, the scorer may resend).
+    Duplicate,
+}
+
+/// Delivers `alert` once: claim, notify, and give the claim back if notifying failed.
+pub async fn fan_out(
+    ledger: &impl AlertLedger,
+    notifier: &impl Notifier,
+    alert: &Alert,
+) -> Result<FanOut, DeliveryError> {
+    if !ledger.claim(&alert.id).await? {
+        return Ok(FanOut::Duplicate);
+    }
+    if let Err(e) = notifier.notify(std::slice::from_ref(alert)).await {
+        if let Err(release) = ledger.release(&alert.id).await {
+            // The alert stays claimed but unsent: say so loudly, it needs a manual resend.
+            tracing::error!(alert = %alert.id, %release, "alert claimed but not delivered");
+        }
+        return Err(e);
+    }
+    Ok(FanOut::Sent)
+}
+
+/// In-process sink, notifier and ledger for tests and the CLI.
+#[derive(Debug, Default)]
+pub struct MemoryAlerts {
+    sent: Mutex<Vec<Alert>>,
+    claimed: Mutex<std::collections::HashSet<String>>,
+}
+
+impl MemoryAlerts {
+    pub fn sent(&self) -> Vec<Alert> {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn push(&self, alerts: &[Alert]) {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(alerts);
+    }
+}
+
+impl AlertSink for MemoryAlerts {
+    async fn send(&self, alerts: &[Alert]) -> Result<(), DeliveryError> {
+        self.push(alerts);
+        Ok(())
+    }
+}
+
+impl Notifier for MemoryAlerts {
+    async fn notify(&self, alerts: &[Alert]) -> Result<(), DeliveryError> {
+        self.push(alerts);
+        Ok(())
+    }
+}
+
+impl AlertLedger for MemoryAlerts {
+    async fn claim(&self, alert_id: &str) -> Result<bool, DeliveryError> {
+        Ok(self.claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(alert_id.to_owned()))
+    }
+
+    async fn release(&self, alert_id: &str) -> Result<(), DeliveryError> {
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner()).remove(alert_id);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +231,23 @@ mod tests {
         );
         let json = serde_json::to_string(&alert).unwrap();
         assert!(!json.contains("4111111111111111") && !text.contains("4111111111111111"));
+    }
+
+    struct Down;
+    impl Notifier for Down {
+        async fn notify(&self, _: &[Alert]) -> Result<(), DeliveryError> {
+            Err(DeliveryError { service: "SNS", message: "throttled".into() })
+        }
+    }
+
+    #[test]
+    fn an_alert_goes_out_once_and_a_failed_delivery_can_be_retried() {
+        let alert = Alert::for_decision(&decision(Verdict::Block), &tx()).unwrap();
+        let memory = MemoryAlerts::default();
+        assert!(pollster::block_on(fan_out(&memory, &Down, &alert)).is_err());
+        assert_eq!(pollster::block_on(fan_out(&memory, &memory, &alert)).unwrap(), FanOut::Sent);
+        assert_eq!(pollster::block_on(fan_out(&memory, &memory, &alert)).unwrap(), FanOut::Duplicate);
+        assert_eq!(memory.sent(), vec![alert]);
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! source must redeliver. The Lambda functions only translate their event types to and
 //! from these.
 
+use crate::alert::Alert;
+use crate::decision::Decision;
+use crate::label::LabelEvent;
 use crate::model::FraudModel;
 use crate::money::Currency;
 use crate::scorer::{Outcome, Scorer};
 use crate::store::{StateStore, StoreError};
+use crate::transaction::Transaction;
 use crate::wire::Event;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -53,17 +57,58 @@ impl Quarantine for MemoryQuarantine {
     }
 }
 
+/// A valid record and what became of it.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub position: String,
+    pub event: Event,
+    pub outcome: Outcome,
+}
+
 /// What became of a batch.
 #[derive(Debug, Default)]
 pub struct BatchReport {
-    /// Outcome of each valid record, with its position.
-    pub outcomes: Vec<(String, Outcome)>,
+    /// Each valid record in order, with its outcome.
+    pub scored: Vec<Scored>,
     pub quarantined: usize,
     /// Set when the batch must be redelivered from this record on (a Kinesis batch item
     /// failure, a Kafka error). Nothing was applied in that case, so the first record.
     pub retry_from: Option<String>,
     /// Why, when `retry_from` is set.
     pub error: Option<String>,
+}
+
+impl BatchReport {
+    /// Asks for the whole batch again: nothing in it counts as done.
+    pub fn failed(records: &[StreamRecord<'_>], error: String) -> Self {
+        BatchReport {
+            retry_from: records.first().map(|r| r.position.to_owned()),
+            error: Some(error),
+            ..BatchReport::default()
+        }
+    }
+
+    /// Transactions decided (new or redelivered), with their decisions.
+    pub fn decisions(&self) -> impl Iterator<Item = (&Transaction, &Decision)> {
+        self.scored.iter().filter_map(|s| match (&s.event, s.outcome.decision()) {
+            (Event::Transaction(tx), Some(d)) => Some((tx, d)),
+            _ => None,
+        })
+    }
+
+    /// Labels this batch carried.
+    pub fn labels(&self) -> impl Iterator<Item = &LabelEvent> {
+        self.scored.iter().filter_map(|s| match &s.event {
+            Event::Label(l) => Some(l),
+            Event::Transaction(_) => None,
+        })
+    }
+
+    /// Alerts for every REVIEW or BLOCK in the batch, redelivered ones included (the
+    /// fan-out drops duplicates), so a retry after a failed send loses none.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.decisions().filter_map(|(tx, d)| Alert::for_decision(d, tx)).collect()
+    }
 }
 
 /// Processes `records` in order. Invalid records are quarantined and count as done;
@@ -97,11 +142,7 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
             }
         }
     }
-    let retry = |error: String| BatchReport {
-        retry_from: records.first().map(|r| r.position.to_owned()),
-        error: Some(error),
-        ..BatchReport::default()
-    };
+    let retry = |error: String| BatchReport::failed(records, error);
     let outcomes = match scorer.process(&events).await {
         Ok(outcomes) => outcomes,
         Err(e) => return retry(e.to_string()),
@@ -112,12 +153,13 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
     {
         return retry(format!("quarantine: {e}"));
     }
-    BatchReport {
-        outcomes: positions.into_iter().map(str::to_owned).zip(outcomes).collect(),
-        quarantined,
-        retry_from: None,
-        error: None,
-    }
+    let scored = positions
+        .into_iter()
+        .zip(events)
+        .zip(outcomes)
+        .map(|((position, event), outcome)| Scored { position: position.to_owned(), event, outcome })
+        .collect();
+    BatchReport { scored, quarantined, retry_from: None, error: None }
 }
 
 #[cfg(test)]
@@ -154,9 +196,11 @@ mod tests {
         let report = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
 
         assert_eq!(report.retry_from, None);
-        let positions: Vec<&str> = report.outcomes.iter().map(|(p, _)| p.as_str()).collect();
+        let positions: Vec<&str> = report.scored.iter().map(|s| s.position.as_str()).collect();
         assert_eq!(positions, ["1", "3", "5"]);
-        assert!(matches!(report.outcomes[2].1, Outcome::Labelled { fraud: true, .. }));
+        assert!(matches!(report.scored[2].outcome, Outcome::Labelled { fraud: true, .. }));
+        assert_eq!(report.decisions().count(), 2);
+        assert_eq!(report.labels().count(), 1);
         let bad = q.records();
         assert_eq!(report.quarantined, 2);
         assert_eq!(
@@ -179,7 +223,7 @@ mod tests {
         scorer.store().down.store(false, Ordering::SeqCst);
         let retried = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
         assert_eq!(retried.retry_from, None);
-        assert!(matches!(retried.outcomes[0].1, Outcome::Decided(..)));
+        assert!(matches!(retried.scored[0].outcome, Outcome::Decided(..)));
         assert_eq!(q.records().len(), 2);
     }
 }

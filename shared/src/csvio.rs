@@ -5,7 +5,7 @@ use crate::money::Currency;
 use crate::transaction::{RawTransaction, RejectReason, Transaction};
 use chrono::{DateTime, Utc};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +21,15 @@ pub enum FileError {
 /// Opens `path`, decompressing when it starts with the gzip magic bytes.
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, FileError> {
     let io = |source| FileError::Io { path: path.display().to_string(), source };
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
-    let magic = std::io::BufRead::fill_buf(&mut file).map_err(io)?;
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(file))))
+    decompressed(BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?)).map_err(io)
+}
+
+/// `input`, gunzipped if it starts with the gzip magic bytes.
+pub fn decompressed<R: BufRead + Send + 'static>(mut input: R) -> std::io::Result<Box<dyn Read + Send>> {
+    if input.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(input))))
     } else {
-        Ok(Box::new(file))
+        Ok(Box::new(input))
     }
 }
 
@@ -47,8 +50,17 @@ impl CsvFile {
         required: &[&'static str],
         optional: &[&'static str],
     ) -> Result<Self, FileError> {
-        let name = path.display().to_string();
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(open(path)?);
+        Self::from_reader(path.display().to_string(), open(path)?, required, optional)
+    }
+
+    /// Like [`CsvFile::open`] over any input; `name` is what errors call it.
+    pub fn from_reader(
+        name: String,
+        input: Box<dyn Read + Send>,
+        required: &[&'static str],
+        optional: &[&'static str],
+    ) -> Result<Self, FileError> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
         let header =
             reader.headers().map_err(|source| FileError::Csv { path: name.clone(), source })?.clone();
         let find = |c: &str| header.iter().position(|h| h.trim() == c);

@@ -5,15 +5,21 @@
 //! batch by the [`Scorer`].
 
 pub mod alert;
+pub mod archive;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod batch;
 pub mod csvio;
 pub mod decision;
 pub mod eval;
 pub mod features;
 pub mod ids;
+pub mod intake;
 pub mod label;
+pub mod metrics;
 pub mod model;
 pub mod money;
+pub mod pipeline;
 pub mod replay;
 pub mod rules;
 pub mod scorer;

@@ -7,7 +7,7 @@ use crate::ids::{CustomerId, TerminalId, TransactionId};
 use crate::label::LabelEvent;
 use crate::model::{FraudModel, Model, ModelError};
 use crate::rules::RuleSet;
-use crate::store::{Changes, DecisionRecord, StateStore, StoreError};
+use crate::store::{BatchKey, Changes, DecisionRecord, StateStore, States, StoreError};
 use crate::transaction::Transaction;
 use crate::wire::Event;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -97,6 +97,7 @@ struct Pending<'a> {
 /// Customer and terminal states of one batch, and which of them changed.
 #[derive(Default)]
 struct Working {
+    loaded: States,
     customers: FxHashMap<CustomerId, CustomerState>,
     terminals: FxHashMap<TerminalId, TerminalState>,
     dirty_customers: FxHashSet<CustomerId>,
@@ -123,24 +124,28 @@ impl Working {
         t.confirm_fraud(tx_at);
     }
 
-    fn into_changes(mut self, records: Vec<DecisionRecord>) -> Changes {
+    fn into_changes(
+        mut self,
+        batch: BatchKey,
+        records: Vec<DecisionRecord>,
+        labelled: Vec<DecisionRecord>,
+    ) -> Changes {
         Changes {
+            batch,
+            previous: (
+                take_dirty(&mut self.loaded.0, self.dirty_customers.clone()),
+                take_dirty(&mut self.loaded.1, self.dirty_terminals.clone()),
+            ),
             customers: take_dirty(&mut self.customers, self.dirty_customers),
             terminals: take_dirty(&mut self.terminals, self.dirty_terminals),
             records,
+            labelled,
         }
     }
 }
 
 fn take_dirty<K: std::hash::Hash + Eq, V>(map: &mut FxHashMap<K, V>, dirty: FxHashSet<K>) -> FxHashMap<K, V> {
     dirty.into_iter().filter_map(|k| map.remove(&k).map(|v| (k, v))).collect()
-}
-
-fn subject(event: &Event) -> &TransactionId {
-    match event {
-        Event::Transaction(tx) => &tx.id,
-        Event::Label(l) => &l.transaction_id,
-    }
 }
 
 impl<S: StateStore, M: FraudModel> Scorer<S, M> {
@@ -160,8 +165,9 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
     /// redelivered batch) change nothing and get their recorded outcome.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
     pub async fn process(&self, events: &[Event]) -> Result<Vec<Outcome>, ScoreError> {
+        let batch = BatchKey::of(events);
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.attempt(events).await {
+            match self.attempt(&batch, events).await {
                 Err(ScoreError::Store(StoreError::Conflict(what))) => {
                     tracing::debug!(attempt, %what, "state changed under the batch, retrying");
                 }
@@ -171,10 +177,10 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
         Err(ScoreError::Contended)
     }
 
-    async fn attempt(&self, events: &[Event]) -> Result<Vec<Outcome>, ScoreError> {
+    async fn attempt(&self, batch: &BatchKey, events: &[Event]) -> Result<Vec<Outcome>, ScoreError> {
         let ids: Vec<TransactionId> =
-            events.iter().map(subject).collect::<FxHashSet<_>>().into_iter().cloned().collect();
-        let mut records = self.store.load_records(&ids).await?;
+            events.iter().map(Event::subject).collect::<FxHashSet<_>>().into_iter().cloned().collect();
+        let mut records = self.store.load_records(batch, &ids).await?;
 
         let mut customers = FxHashSet::default();
         let mut terminals = FxHashSet::default();
@@ -194,8 +200,9 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
         }
         let customers: Vec<_> = customers.into_iter().collect();
         let terminals: Vec<_> = terminals.into_iter().collect();
-        let (customers, terminals) = self.store.load_states(&customers, &terminals).await?;
-        let mut work = Working { customers, terminals, ..Working::default() };
+        let (customers, terminals) = self.store.load_states(batch, &customers, &terminals).await?;
+        let loaded = (customers.clone(), terminals.clone());
+        let mut work = Working { loaded, customers, terminals, ..Working::default() };
 
         let mut pending: Vec<Pending<'_>> = Vec::new();
         let mut new_ids: FxHashMap<&TransactionId, usize> = FxHashMap::default();
@@ -238,7 +245,7 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
             });
         }
 
-        let mut new_records: Vec<DecisionRecord> = pending
+        let new_records: Vec<DecisionRecord> = pending
             .iter()
             .zip(decisions)
             .map(|(p, decision)| DecisionRecord {
@@ -250,8 +257,7 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
                 label: p.label,
             })
             .collect();
-        new_records.append(&mut relabelled);
-        self.store.save(work.into_changes(new_records)).await?;
+        self.store.save(work.into_changes(batch.clone(), new_records, relabelled)).await?;
         Ok(outcomes)
     }
 
@@ -313,22 +319,9 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Contribution;
     use crate::store::MemoryStateStore;
-    use crate::test_support::FaultyStore;
+    use crate::test_support::{AmountModel, FaultyStore};
     use pollster::block_on;
-
-    /// Scores by amount (feature 0): 1000 → 1.0. Explains everything by the amount.
-    struct AmountModel;
-
-    impl FraudModel for AmountModel {
-        fn score(&self, rows: &[Features]) -> Result<Vec<f32>, ModelError> {
-            Ok(rows.iter().map(|f| (f.0[0] / 1000.0).min(1.0)).collect())
-        }
-        fn explain(&self, _: &Features, score: f32, _: usize) -> Result<Vec<Contribution>, ModelError> {
-            Ok(vec![Contribution { feature: 0, weight: score }])
-        }
-    }
 
     fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> Event {
         Event::Transaction(crate::test_support::tx(id, customer, terminal, amount, at))

@@ -1,10 +1,16 @@
 //! The state port. The scorer loads everything a batch needs up front, works in memory,
 //! and writes back once: two reads and one write per batch, whatever the adapter.
+//!
+//! A store that cannot write a whole batch atomically (DynamoDB: at most 100 items per
+//! transaction) tags what it writes with the batch's [`BatchKey`] and makes the writes
+//! visible only once the batch commits; the key lets it recognise a half-written attempt of
+//! the same batch (to roll it back) and tell it from another writer's batch in flight.
 
 use crate::decision::Decision;
 use crate::features::{CustomerState, TerminalState};
 use crate::ids::{CustomerId, TerminalId, TransactionId};
 use crate::money::Amount;
+use crate::wire::Event;
 use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -35,25 +41,59 @@ pub enum StoreError {
     Transient(String),
 }
 
+/// Names a batch by its content: the same events in the same order give the same key,
+/// whichever process or attempt handles them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct BatchKey(String);
+
+impl BatchKey {
+    /// 128-bit FNV-1a over each event's kind and subject (stable across builds, unlike
+    /// the std hasher).
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        const PRIME: u128 = 0x0000000001000000000000000000013B;
+        let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+        for e in events {
+            for b in e.kind().bytes().chain([0]).chain(e.subject().as_str().bytes()).chain([0]) {
+                h = (h ^ u128::from(b)).wrapping_mul(PRIME);
+            }
+        }
+        Self(format!("{h:032x}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Everything a batch changed, written back in one go.
 #[derive(Debug, Default)]
 pub struct Changes {
+    pub batch: BatchKey,
     pub customers: FxHashMap<CustomerId, CustomerState>,
     pub terminals: FxHashMap<TerminalId, TerminalState>,
+    /// Transactions first seen in this batch.
     pub records: Vec<DecisionRecord>,
+    /// Records of earlier batches that this batch labelled (now carrying the label).
+    pub labelled: Vec<DecisionRecord>,
+    /// The changed entities as the batch loaded them (absent: new), for stores that must
+    /// be able to undo a half-written batch.
+    pub previous: States,
 }
 
 pub type States = (FxHashMap<CustomerId, CustomerState>, FxHashMap<TerminalId, TerminalState>);
 
 pub trait StateStore: Send + Sync {
+    /// Decision records of `ids` that exist (`batch` is the batch asking).
     fn load_records(
         &self,
+        batch: &BatchKey,
         ids: &[TransactionId],
     ) -> impl Future<Output = Result<FxHashMap<TransactionId, DecisionRecord>, StoreError>> + Send;
 
     /// States of the given entities; absent ones are simply missing from the maps.
     fn load_states(
         &self,
+        batch: &BatchKey,
         customers: &[CustomerId],
         terminals: &[TerminalId],
     ) -> impl Future<Output = Result<States, StoreError>> + Send;
@@ -123,6 +163,7 @@ impl MemoryStateStore {
 impl StateStore for MemoryStateStore {
     async fn load_records(
         &self,
+        _: &BatchKey,
         ids: &[TransactionId],
     ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
         Ok(pick(&self.lock().records, ids))
@@ -130,6 +171,7 @@ impl StateStore for MemoryStateStore {
 
     async fn load_states(
         &self,
+        _: &BatchKey,
         customers: &[CustomerId],
         terminals: &[TerminalId],
     ) -> Result<States, StoreError> {
@@ -153,7 +195,7 @@ impl StateStore for MemoryStateStore {
             s.version += 1;
             m.terminals.insert(k, s);
         }
-        for r in changes.records {
+        for r in changes.records.into_iter().chain(changes.labelled) {
             m.records.insert(r.decision.transaction_id.clone(), r);
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! Builders shared by unit tests.
 
-use crate::store::{Changes, DecisionRecord, MemoryStateStore, StateStore, States, StoreError};
-use crate::{Amount, Currency, CustomerId, TerminalId, Transaction, TransactionId};
+use crate::model::{Contribution, FraudModel, ModelError};
+use crate::store::{BatchKey, Changes, DecisionRecord, MemoryStateStore, StateStore, States, StoreError};
+use crate::{Amount, Currency, CustomerId, Features, TerminalId, Transaction, TransactionId};
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -35,13 +36,19 @@ impl FaultyStore {
 impl StateStore for FaultyStore {
     async fn load_records(
         &self,
+        batch: &BatchKey,
         ids: &[TransactionId],
     ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
-        self.inner.load_records(ids).await
+        self.inner.load_records(batch, ids).await
     }
 
-    async fn load_states(&self, c: &[CustomerId], t: &[TerminalId]) -> Result<States, StoreError> {
-        self.inner.load_states(c, t).await
+    async fn load_states(
+        &self,
+        batch: &BatchKey,
+        c: &[CustomerId],
+        t: &[TerminalId],
+    ) -> Result<States, StoreError> {
+        self.inner.load_states(batch, c, t).await
     }
 
     async fn save(&self, changes: Changes) -> Result<(), StoreError> {
@@ -52,5 +59,17 @@ impl StateStore for FaultyStore {
             return Err(StoreError::Conflict("a terminal".into()));
         }
         self.inner.save(changes).await
+    }
+}
+
+/// Scores by amount (feature 0): 1000 → 1.0. Explains everything by the amount.
+pub struct AmountModel;
+
+impl FraudModel for AmountModel {
+    fn score(&self, rows: &[Features]) -> Result<Vec<f32>, ModelError> {
+        Ok(rows.iter().map(|f| (f.0[0] / 1000.0).min(1.0)).collect())
+    }
+    fn explain(&self, _: &Features, score: f32, _: usize) -> Result<Vec<Contribution>, ModelError> {
+        Ok(vec![Contribution { feature: 0, weight: score }])
     }
 }

@@ -103,6 +103,22 @@ impl Event {
         serde_json::to_string(&WireOut::from(self)).unwrap_or_default()
     }
 
+    /// The transaction the event is about.
+    pub fn subject(&self) -> &crate::ids::TransactionId {
+        match self {
+            Event::Transaction(tx) => &tx.id,
+            Event::Label(label) => &label.transaction_id,
+        }
+    }
+
+    /// `transaction` or `label`, as on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Transaction(_) => "transaction",
+            Event::Label(_) => "label",
+        }
+    }
+
     /// When the event happened: the transaction time, or when the label became known.
     pub fn time(&self) -> DateTime<Utc> {
         match self {

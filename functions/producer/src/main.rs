@@ -1,0 +1,16 @@
+//! Producer: `POST /transactions` (API Gateway HTTP API) and batch files (S3
+//! ObjectCreated) → validated events on the Kinesis stream. The work is
+//! `ProducerHandler`'s.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use vigil_shared::aws::{self, lambda::ProducerHandler};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let handler = &ProducerHandler::from_env(&aws::config().await)?;
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
+        handler.handle(event.payload).await.map_err(Error::from)
+    }))
+    .await
+}

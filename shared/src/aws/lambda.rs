@@ -1,0 +1,393 @@
+//! The functions' handlers: a Lambda event in, the domain's work, a Lambda response out.
+//! The binaries under `functions/` only start the runtime with one of these, so the
+//! integration tests drive exactly what Lambda runs.
+
+use super::dynamodb::{DynamoAlertLedger, DynamoStateStore};
+use super::eventbridge::EventBridgeAlerts;
+use super::kinesis::KinesisPublisher;
+use super::s3::{self, S3Lake, S3Quarantine};
+use super::sns::SnsNotifier;
+use crate::alert::{Alert, DeliveryError, FanOut, fan_out};
+use crate::batch::{BatchReport, Quarantine, StreamRecord};
+use crate::intake::{self, Intake, IntakeError, Publisher};
+use crate::metrics::{Unit, emf};
+use crate::model::{Model, ModelError};
+use crate::money::Currency;
+use crate::pipeline::{Pipeline, Tally};
+use crate::scorer::{Policy, Scorer};
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::kafka::KafkaEvent;
+use aws_lambda_events::kinesis::KinesisEvent;
+use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Environment variables the functions read; the template sets every one.
+pub mod env {
+    pub const TABLE: &str = "VIGIL_TABLE";
+    pub const LAKE_BUCKET: &str = "VIGIL_LAKE_BUCKET";
+    pub const QUARANTINE_BUCKET: &str = "VIGIL_QUARANTINE_BUCKET";
+    pub const EVENT_BUS: &str = "VIGIL_EVENT_BUS";
+    pub const TOPIC_MEDIUM: &str = "VIGIL_TOPIC_MEDIUM";
+    pub const TOPIC_HIGH: &str = "VIGIL_TOPIC_HIGH";
+    pub const STREAM: &str = "VIGIL_STREAM";
+    /// Currency of transactions that name none (default USD).
+    pub const DEFAULT_CURRENCY: &str = "VIGIL_DEFAULT_CURRENCY";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0}: {1}")]
+    Invalid(&'static str, String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("not an event this function handles: {0}")]
+    Event(String),
+    /// The event source must deliver the batch again (Kafka: the whole batch).
+    #[error("batch must be redelivered: {0}")]
+    Redeliver(String),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+fn var(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).map_err(|_| ConfigError::Missing(name))
+}
+
+fn default_currency() -> Result<Currency, ConfigError> {
+    match std::env::var(env::DEFAULT_CURRENCY) {
+        Ok(code) => {
+            Currency::parse(&code).map_err(|e| ConfigError::Invalid(env::DEFAULT_CURRENCY, e.to_string()))
+        }
+        Err(_) => Ok(Currency::USD),
+    }
+}
+
+pub type ScorerPipeline = Pipeline<DynamoStateStore, Model, S3Quarantine, S3Lake, EventBridgeAlerts>;
+
+/// The scorer: Kinesis and Kafka (MSK) batches of transactions and labels.
+pub struct ScorerHandler {
+    pub pipeline: ScorerPipeline,
+}
+
+impl ScorerHandler {
+    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        let s3 = s3::client(config);
+        Ok(Self {
+            pipeline: Pipeline {
+                scorer: Scorer::new(
+                    DynamoStateStore::new(aws_sdk_dynamodb::Client::new(config), var(env::TABLE)?),
+                    Model::embedded()?,
+                    Policy::default(),
+                ),
+                quarantine: S3Quarantine::new(s3.clone(), var(env::QUARANTINE_BUCKET)?),
+                archive: S3Lake::new(s3, var(env::LAKE_BUCKET)?),
+                alerts: EventBridgeAlerts::new(
+                    aws_sdk_eventbridge::Client::new(config),
+                    var(env::EVENT_BUS)?,
+                ),
+                currency: default_currency()?,
+            },
+        })
+    }
+
+    /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`).
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, HandlerError> {
+        let now = Utc::now();
+        if event.get("Records").is_some() {
+            let event: KinesisEvent =
+                serde_json::from_value(event).map_err(|e| HandlerError::Event(e.to_string()))?;
+            let response = self.kinesis(event, now).await;
+            Ok(serde_json::to_value(response).unwrap_or_default())
+        } else if event.get("records").is_some() {
+            let event: KafkaEvent =
+                serde_json::from_value(event).map_err(|e| HandlerError::Event(e.to_string()))?;
+            self.kafka(event, now).await?;
+            Ok(serde_json::Value::Null)
+        } else {
+            Err(HandlerError::Event("expected a Kinesis or Kafka batch".into()))
+        }
+    }
+
+    /// Reports the first record of a failed batch as the batch item failure: Lambda
+    /// retries from there (nothing of the batch was applied).
+    pub async fn kinesis(&self, event: KinesisEvent, now: DateTime<Utc>) -> KinesisEventResponse {
+        let records: Vec<StreamRecord<'_>> = event
+            .records
+            .iter()
+            .map(|r| StreamRecord { position: &r.kinesis.sequence_number, payload: &r.kinesis.data.0 })
+            .collect();
+        let report = self.run(&records, now).await;
+        let mut response = KinesisEventResponse::default();
+        if let Some(position) = report.retry_from {
+            let mut failure = KinesisBatchItemFailure::default();
+            failure.item_identifier = Some(position);
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    /// Kafka redelivers the whole batch on error: safe, the scorer is idempotent.
+    pub async fn kafka(&self, event: KafkaEvent, now: DateTime<Utc>) -> Result<(), HandlerError> {
+        let mut partitions: Vec<_> = event.records.into_iter().collect();
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        let decoded: Vec<(String, Vec<u8>)> = partitions
+            .into_iter()
+            .flat_map(|(partition, records)| records.into_iter().map(move |r| (partition.clone(), r)))
+            .map(|(partition, r)| {
+                let value = r.value.unwrap_or_default();
+                // A value that is not base64 is kept as is: it fails validation and is
+                // quarantined with what arrived.
+                let payload =
+                    base64::engine::general_purpose::STANDARD.decode(&value).unwrap_or(value.into_bytes());
+                (format!("{partition}@{}", r.offset), payload)
+            })
+            .collect();
+        let records: Vec<StreamRecord<'_>> =
+            decoded.iter().map(|(position, payload)| StreamRecord { position, payload }).collect();
+        let report = self.run(&records, now).await;
+        match report.retry_from {
+            Some(_) => Err(HandlerError::Redeliver(report.error.unwrap_or_default())),
+            None => Ok(()),
+        }
+    }
+
+    async fn run(&self, records: &[StreamRecord<'_>], now: DateTime<Utc>) -> BatchReport {
+        let started = Instant::now();
+        let report = self.pipeline.run(records, now).await;
+        let t = Tally::of(records.len(), &report);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if let Some(error) = &report.error {
+            tracing::warn!(records = t.records, %error, "batch failed, asking for redelivery");
+        } else {
+            tracing::info!(
+                records = t.records,
+                quarantined = t.quarantined,
+                accepted = t.accepted,
+                reviewed = t.reviewed,
+                blocked = t.blocked,
+                duplicates = t.duplicates,
+                labels = t.labels,
+                ms,
+                "batch scored"
+            );
+        }
+        let count = |n: usize| n as f64;
+        println!(
+            "{}",
+            emf(
+                "scorer",
+                Utc::now(),
+                &[
+                    ("Records", Unit::Count, count(t.records)),
+                    ("Quarantined", Unit::Count, count(t.quarantined)),
+                    ("Accepted", Unit::Count, count(t.accepted)),
+                    ("Reviewed", Unit::Count, count(t.reviewed)),
+                    ("Blocked", Unit::Count, count(t.blocked)),
+                    ("Duplicates", Unit::Count, count(t.duplicates)),
+                    ("Labels", Unit::Count, count(t.labels)),
+                    ("BatchRetries", Unit::Count, count(t.retried)),
+                    ("BatchLatency", Unit::Milliseconds, ms),
+                ],
+            )
+        );
+        report
+    }
+}
+
+/// The alerts function: one EventBridge alert event in, at most one SNS message out.
+pub struct AlertsHandler {
+    pub ledger: DynamoAlertLedger,
+    pub notifier: SnsNotifier,
+}
+
+impl AlertsHandler {
+    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            ledger: DynamoAlertLedger::new(aws_sdk_dynamodb::Client::new(config), var(env::TABLE)?),
+            notifier: SnsNotifier::new(
+                aws_sdk_sns::Client::new(config),
+                var(env::TOPIC_MEDIUM)?,
+                var(env::TOPIC_HIGH)?,
+            ),
+        })
+    }
+
+    /// An error makes Lambda retry the asynchronous invocation, then dead-letter it.
+    pub async fn handle(&self, event: EventBridgeEvent<Alert>) -> Result<FanOut, HandlerError> {
+        let alert = event.detail;
+        let outcome = fan_out(&self.ledger, &self.notifier, &alert).await?;
+        tracing::info!(alert = %alert.id, severity = alert.severity.as_str(), ?outcome, "alert handled");
+        println!(
+            "{}",
+            emf(
+                "alerts",
+                Utc::now(),
+                &[
+                    ("AlertsSent", Unit::Count, f64::from(u8::from(outcome == FanOut::Sent))),
+                    ("AlertsDuplicate", Unit::Count, f64::from(u8::from(outcome == FanOut::Duplicate))),
+                ],
+            )
+        );
+        Ok(outcome)
+    }
+}
+
+/// What the producer did with one S3 batch file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FileSummary {
+    pub published: usize,
+    pub quarantined: usize,
+}
+
+/// The producer: REST requests (API Gateway HTTP API) and batch files (S3 ObjectCreated).
+pub struct ProducerHandler<P> {
+    pub publisher: P,
+    pub s3: aws_sdk_s3::Client,
+    pub quarantine: S3Quarantine,
+    pub currency: Currency,
+}
+
+impl ProducerHandler<KinesisPublisher> {
+    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        let s3 = s3::client(config);
+        Ok(Self {
+            publisher: KinesisPublisher::new(aws_sdk_kinesis::Client::new(config), var(env::STREAM)?),
+            quarantine: S3Quarantine::new(s3.clone(), var(env::QUARANTINE_BUCKET)?),
+            s3,
+            currency: default_currency()?,
+        })
+    }
+}
+
+fn json_response(status: i64, body: &impl Serialize) -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = status;
+    response.headers.insert(
+        aws_lambda_events::http::header::CONTENT_TYPE,
+        aws_lambda_events::http::HeaderValue::from_static("application/json"),
+    );
+    response.body = Some(Body::Text(serde_json::to_string(body).unwrap_or_default()));
+    response
+}
+
+/// S3 event keys arrive URL-encoded (`+` for space).
+fn decode_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl<P: Publisher> ProducerHandler<P> {
+    /// Either trigger, told apart by shape (S3: `Records`; API Gateway: `requestContext`).
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, HandlerError> {
+        let now = Utc::now();
+        let bad = |e: serde_json::Error| HandlerError::Event(e.to_string());
+        if event.get("Records").is_some() {
+            let summary = self.files(serde_json::from_value(event).map_err(bad)?, now).await?;
+            Ok(serde_json::to_value(summary).unwrap_or_default())
+        } else if event.get("requestContext").is_some() {
+            let response = self.api(serde_json::from_value(event).map_err(bad)?, now).await;
+            Ok(serde_json::to_value(response).unwrap_or_default())
+        } else {
+            Err(HandlerError::Event("expected an S3 notification or an API Gateway request".into()))
+        }
+    }
+
+    /// `POST /transactions`: 200 with a result per item (some may be rejected), 400 when
+    /// the body is not events at all, 503 when the stream did not take them (retry).
+    pub async fn api(
+        &self,
+        request: ApiGatewayV2httpRequest,
+        now: DateTime<Utc>,
+    ) -> ApiGatewayV2httpResponse {
+        let body = request.body.unwrap_or_default();
+        let bytes = if request.is_base64_encoded {
+            match base64::engine::general_purpose::STANDARD.decode(&body) {
+                Ok(b) => b,
+                Err(e) => return json_response(400, &serde_json::json!({ "error": e.to_string() })),
+            }
+        } else {
+            body.into_bytes()
+        };
+        let intake = match intake::from_body(&bytes, self.currency, now) {
+            Ok(intake) => intake,
+            Err(e) => return json_response(400, &serde_json::json!({ "error": e.to_string() })),
+        };
+        if let Err(e) = self.publisher.publish(&intake.events).await {
+            tracing::warn!(error = %e, "publish failed");
+            return json_response(503, &serde_json::json!({ "error": e.to_string() }));
+        }
+        let accepted = intake.events.len();
+        let status = if accepted == 0 && !intake.refused.is_empty() { 400 } else { 200 };
+        json_response(
+            status,
+            &serde_json::json!({ "accepted": accepted, "rejected": intake.refused.len(), "results": intake.results() }),
+        )
+    }
+
+    /// Each new object: read, validate, publish the good rows, quarantine the bad ones.
+    pub async fn files(&self, event: S3Event, now: DateTime<Utc>) -> Result<FileSummary, HandlerError> {
+        let mut summary = FileSummary::default();
+        for record in event.records {
+            let (Some(bucket), Some(key)) = (record.s3.bucket.name, record.s3.object.key) else {
+                return Err(HandlerError::Event("S3 record without bucket or key".into()));
+            };
+            let key = decode_key(&key);
+            let bytes = s3::get(&self.s3, &bucket, &key).await?;
+            let intake: Intake = intake::from_file(&key, bytes, self.currency, now)?;
+            self.publisher.publish(&intake.events).await?;
+            let bad = intake.quarantine(&format!("s3://{bucket}/{key}"));
+            summary.published += intake.events.len();
+            summary.quarantined += bad.len();
+            self.quarantine
+                .put(bad)
+                .await
+                .map_err(|e| DeliveryError { service: "S3", message: e.to_string() })?;
+            tracing::info!(%key, published = intake.events.len(), refused = intake.refused.len(), "batch file published");
+        }
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_key;
+
+    #[test]
+    fn s3_keys_are_url_decoded() {
+        assert_eq!(decode_key("incoming/day+1/a%2Bb.csv"), "incoming/day 1/a+b.csv");
+        assert_eq!(decode_key("bad%zz%4"), "bad%zz%4");
+    }
+}

@@ -1,0 +1,96 @@
+//! SNS: the alerts function's message to the operations team, on the topic for the
+//! alert's severity, with attributes (severity, verdict, rule codes) for filter policies.
+
+use super::{chunks, describe, retry_failed};
+use crate::alert::{Alert, DeliveryError, Notifier, Severity};
+use aws_sdk_sns::Client;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+
+/// PublishBatch takes 10 entries.
+const MAX_ENTRIES: usize = 10;
+
+pub struct SnsNotifier {
+    client: Client,
+    medium_topic: String,
+    high_topic: String,
+}
+
+fn error(e: impl std::error::Error + 'static) -> DeliveryError {
+    DeliveryError { service: "SNS", message: describe(&e) }
+}
+
+fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue, DeliveryError> {
+    MessageAttributeValue::builder().data_type(data_type).string_value(value).build().map_err(error)
+}
+
+/// A one-line subject for e-mail subscribers (SNS allows 100 characters).
+pub fn subject(alert: &Alert) -> String {
+    let mut s =
+        format!("Vigil {} {}: transaction {}", alert.severity.as_str(), alert.verdict, alert.transaction_id);
+    s.truncate(100);
+    s
+}
+
+impl SnsNotifier {
+    pub fn new(client: Client, medium_topic: impl Into<String>, high_topic: impl Into<String>) -> Self {
+        Self { client, medium_topic: medium_topic.into(), high_topic: high_topic.into() }
+    }
+
+    fn topic(&self, severity: Severity) -> &str {
+        match severity {
+            Severity::Medium => &self.medium_topic,
+            Severity::High => &self.high_topic,
+        }
+    }
+
+    fn entry(id: usize, alert: &Alert) -> Result<PublishBatchRequestEntry, DeliveryError> {
+        let rules: Vec<&str> = alert.rule_codes().collect();
+        PublishBatchRequestEntry::builder()
+            .id(id.to_string())
+            .subject(subject(alert))
+            .message(alert.to_string())
+            .message_attributes("severity", attribute("String", alert.severity.as_str().to_owned())?)
+            .message_attributes("verdict", attribute("String", alert.verdict.to_string())?)
+            .message_attributes(
+                "rule_codes",
+                attribute("String.Array", serde_json::to_string(&rules).unwrap_or_default())?,
+            )
+            .build()
+            .map_err(error)
+    }
+
+    async fn publish(
+        &self,
+        topic: &str,
+        entries: Vec<PublishBatchRequestEntry>,
+    ) -> Result<Vec<PublishBatchRequestEntry>, DeliveryError> {
+        let out = self
+            .client
+            .publish_batch()
+            .topic_arn(topic)
+            .set_publish_batch_request_entries(Some(entries.clone()))
+            .send()
+            .await
+            .map_err(error)?;
+        let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+        Ok(entries.into_iter().filter(|e| failed.contains(&e.id())).collect())
+    }
+}
+
+impl Notifier for SnsNotifier {
+    async fn notify(&self, alerts: &[Alert]) -> Result<(), DeliveryError> {
+        for severity in [Severity::High, Severity::Medium] {
+            let entries = alerts
+                .iter()
+                .filter(|a| a.severity == severity)
+                .enumerate()
+                .map(|(i, a)| Self::entry(i, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            let topic = self.topic(severity);
+            for chunk in chunks(entries, MAX_ENTRIES, usize::MAX, |_| 0) {
+                retry_failed("SNS", chunk, |c| self.publish(topic, c)).await?;
+            }
+        }
+        Ok(())
+    }
+}

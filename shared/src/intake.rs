@@ -1,0 +1,226 @@
+//! Intake: events as upstream systems hand them to the producer (a REST request body,
+//! batch files dropped on S3), validated before they reach the stream.
+
+use crate::alert::DeliveryError;
+use crate::batch::Quarantined;
+use crate::csvio::{self, CsvFile, FileError, LABEL_COLUMNS, TRANSACTION_COLUMNS};
+use crate::money::Currency;
+use crate::transaction::RejectReason;
+use crate::wire::Event;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::future::Future;
+use std::io::Read;
+
+/// The stream the producer writes to (Kinesis or Kafka).
+pub trait Publisher: Send + Sync {
+    /// Publishes all `events` or fails; a failure may leave some published, which the
+    /// scorer's idempotency absorbs when the caller retries.
+    fn publish(&self, events: &[Event]) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// One input item the producer refused: where it was, why, and what it held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// Index in a request body, line number in a file.
+    pub item: u64,
+    pub reason: RejectReason,
+    pub raw: Vec<u8>,
+}
+
+/// A validated input: the events to publish and what was refused.
+#[derive(Debug, Default)]
+pub struct Intake {
+    pub events: Vec<Event>,
+    /// Item index (or line) of each event.
+    pub items: Vec<u64>,
+    pub refused: Vec<Refused>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("request body must be a JSON object or an array of objects: {0}")]
+    Body(String),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("unsupported batch file `{0}`: expected .csv, .jsonl or .ndjson (optionally .gz)")]
+    Format(String),
+}
+
+/// The producer's answer for one item of a request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum ItemResult {
+    Accepted { item: u64, transaction_id: String },
+    Rejected { item: u64, code: &'static str, reason: String },
+}
+
+impl Intake {
+    fn push(&mut self, item: u64, raw: &[u8], parsed: Result<Event, RejectReason>) {
+        match parsed {
+            Ok(event) => {
+                self.events.push(event);
+                self.items.push(item);
+            }
+            Err(reason) => self.refused.push(Refused { item, reason, raw: raw.to_vec() }),
+        }
+    }
+
+    /// Per-item results in input order.
+    pub fn results(&self) -> Vec<ItemResult> {
+        let accepted = self
+            .items
+            .iter()
+            .zip(&self.events)
+            .map(|(&item, e)| ItemResult::Accepted { item, transaction_id: e.subject().as_str().to_owned() });
+        let rejected = self.refused.iter().map(|r| ItemResult::Rejected {
+            item: r.item,
+            code: r.reason.code(),
+            reason: r.reason.to_string(),
+        });
+        let mut all: Vec<ItemResult> = accepted.chain(rejected).collect();
+        all.sort_by_key(|r| match r {
+            ItemResult::Accepted { item, .. } | ItemResult::Rejected { item, .. } => *item,
+        });
+        all
+    }
+
+    /// The refused items as quarantine records, positioned `<source>#<item>`.
+    pub fn quarantine(&self, source: &str) -> Vec<Quarantined> {
+        self.refused
+            .iter()
+            .map(|r| Quarantined {
+                position: format!("{source}#{}", r.item),
+                code: r.reason.code(),
+                reason: r.reason.to_string(),
+                payload: r.raw.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A `POST /transactions` body: one event object, or an array of them.
+pub fn from_body(body: &[u8], currency: Currency, now: DateTime<Utc>) -> Result<Intake, IntakeError> {
+    let text = std::str::from_utf8(body).map_err(|e| IntakeError::Body(e.to_string()))?;
+    let items: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text).map_err(|e| IntakeError::Body(e.to_string()))?,
+        Some(b'{') => vec![serde_json::from_str(text).map_err(|e| IntakeError::Body(e.to_string()))?],
+        _ => return Err(IntakeError::Body("expected `{` or `[`".into())),
+    };
+    let mut intake = Intake::default();
+    for (i, raw) in items.into_iter().enumerate() {
+        let raw = raw.get().as_bytes();
+        intake.push(i as u64, raw, Event::from_json(raw, currency, now));
+    }
+    Ok(intake)
+}
+
+/// A batch file, by its name: CSV (transactions or labels, by header) or JSON lines,
+/// either optionally gzip-compressed.
+pub fn from_file(
+    name: &str,
+    bytes: Vec<u8>,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<Intake, IntakeError> {
+    let plain = name.strip_suffix(".gz").unwrap_or(name);
+    let io = |source| FileError::Io { path: name.to_owned(), source };
+    if plain.ends_with(".csv") {
+        from_csv(name, bytes, currency, now)
+    } else if plain.ends_with(".jsonl") || plain.ends_with(".ndjson") {
+        let mut text = Vec::new();
+        csvio::decompressed(std::io::Cursor::new(bytes))
+            .and_then(|mut r| r.read_to_end(&mut text))
+            .map_err(io)?;
+        let mut intake = Intake::default();
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            intake.push(i as u64 + 1, line, Event::from_json(line, currency, now));
+        }
+        Ok(intake)
+    } else {
+        Err(IntakeError::Format(name.to_owned()))
+    }
+}
+
+fn from_csv(
+    name: &str,
+    bytes: Vec<u8>,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<Intake, IntakeError> {
+    let open = |required: &[&'static str], optional: &[&'static str]| {
+        let input = csvio::decompressed(std::io::Cursor::new(bytes.clone()))
+            .map_err(|source| FileError::Io { path: name.to_owned(), source })?;
+        CsvFile::from_reader(name.to_owned(), input, required, optional)
+    };
+    let mut intake = Intake::default();
+    // A labels file (chargeback feed) has no customer column; anything else must be transactions.
+    match open(&TRANSACTION_COLUMNS, &["currency"]) {
+        Ok(file) => file.for_each(|line, fields| {
+            let parsed = csvio::transaction_from_row(fields, currency, now).map(Event::Transaction);
+            intake.push(line, &row_text(fields), parsed)
+        })?,
+        Err(FileError::MissingColumn { .. }) if open(&LABEL_COLUMNS, &[]).is_ok() => {
+            open(&LABEL_COLUMNS, &[])?.for_each(|line, fields| {
+                intake.push(line, &row_text(fields), csvio::label_from_row(fields, now).map(Event::Label))
+            })?
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(intake)
+}
+
+/// The fields of a refused row, comma-joined, for the quarantine.
+fn row_text(fields: &[Option<&str>]) -> Vec<u8> {
+    fields.iter().map(|f| f.unwrap_or_default()).collect::<Vec<_>>().join(",").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2024-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    const TX: &str = r#"{"transaction_id":"t1","customer_id":"c1","terminal_id":"p1","amount":"12.50","timestamp":"2018-04-01T10:00:00Z"}"#;
+
+    #[test]
+    fn a_body_is_one_event_or_an_array_and_each_item_gets_a_result() {
+        let one = from_body(TX.as_bytes(), Currency::USD, now()).unwrap();
+        assert_eq!(one.events.len(), 1);
+        let many = format!(r#"[{TX}, {{"transaction_id":"t2"}}, 7]"#);
+        let many = from_body(many.as_bytes(), Currency::USD, now()).unwrap();
+        let results = many.results();
+        assert_eq!(results[0], ItemResult::Accepted { item: 0, transaction_id: "t1".into() });
+        assert!(matches!(&results[1], ItemResult::Rejected { item: 1, code: "MISSING_FIELD", .. }));
+        assert!(matches!(&results[2], ItemResult::Rejected { item: 2, code: "MALFORMED", .. }));
+        assert_eq!(many.quarantine("api")[1].position, "api#2");
+        assert!(from_body(b"not json", Currency::USD, now()).is_err());
+    }
+
+    #[test]
+    fn batch_files_are_read_by_format_and_bad_rows_kept() {
+        let csv = "transaction_id,tx_datetime,customer_id,terminal_id,tx_amount\n\
+                   1,2018-04-01 00:00:31,596,3156,57.16\n2,2018-04-01 00:00:40,596,3156,-1\n";
+        let got = from_file("in/a.csv", csv.into(), Currency::USD, now()).unwrap();
+        assert_eq!((got.events.len(), got.refused.len()), (1, 1));
+        assert_eq!(got.refused[0].item, 3, "line number");
+        assert_eq!(got.refused[0].raw, b"2,2018-04-01 00:00:40,596,3156,-1");
+
+        let labels = "transaction_id,tx_fraud,known_at\n1,1,2018-04-08 00:00:31\n";
+        let got = from_file("in/cb.csv", labels.into(), Currency::USD, now()).unwrap();
+        assert!(matches!(got.events[0], Event::Label(_)));
+
+        let lines = format!("{TX}\n\n{{oops\n");
+        let got = from_file("in/x.jsonl", lines.into(), Currency::USD, now()).unwrap();
+        assert_eq!((got.events.len(), got.refused.len()), (1, 1));
+        assert_eq!(got.refused[0].item, 3);
+
+        assert!(matches!(from_file("in/x.xlsx", vec![], Currency::USD, now()), Err(IntakeError::Format(_))));
+    }
+}

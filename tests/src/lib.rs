@@ -1,0 +1,437 @@
+//! Test harness: a local AWS (moto) started per test process on a free loopback port and
+//! stopped on drop, the resources the functions use, and events in the shapes Lambda
+//! delivers them.
+
+pub mod events;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Python that has moto: `VIGIL_PYTHON`, the repo's venv (`infra/setup.sh`), or
+/// `python3` on PATH.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("VIGIL_PYTHON") {
+        return p.into();
+    }
+    let venv = workspace().join(".venv/bin/python");
+    if venv.exists() { venv } else { "python3".into() }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A moto server for this test; killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        // moto logs each request and its tracebacks to stderr: kept for a failing test.
+        let log = std::env::temp_dir().join(format!("vigil-moto-{port}.log"));
+        let stderr = std::fs::File::create(&log).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
+        eprintln!("moto on port {port}, log {}", log.display());
+        let child = Command::new(python())
+            .arg(workspace().join("infra/local/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto ({e}); run `bash infra/setup.sh` first"));
+        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not listen on {addr} within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    /// SDK configuration pointing every client at this server.
+    pub async fn config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Counts requests per operation and can fail DynamoDB transactions on demand: a real
+/// fault between the SDK and the service, injected where the SDK allows it.
+#[derive(Debug, Default, Clone)]
+pub struct Calls {
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// While set, every TransactWriteItems after the first `fail_after` of them fails.
+    pub armed: Arc<AtomicBool>,
+    pub fail_after: Arc<AtomicUsize>,
+    transactions: Arc<AtomicUsize>,
+}
+
+impl Calls {
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.counts.lock().unwrap().clone()
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts().values().sum()
+    }
+
+    pub fn reset(&self) {
+        self.counts.lock().unwrap().clear();
+        self.transactions.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "Calls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let operation = match request.headers().get("x-amz-target") {
+            Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
+            None => format!("S3 {}", request.method()),
+        };
+        if operation == "TransactWriteItems" {
+            let n = self.transactions.fetch_add(1, Ordering::SeqCst);
+            if self.armed.load(Ordering::SeqCst) && n >= self.fail_after.load(Ordering::SeqCst) {
+                return Err("injected fault: connection reset".into());
+            }
+        }
+        *self.counts.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Names of the resources a test creates.
+pub const TABLE: &str = "vigil-state";
+pub const LAKE: &str = "vigil-lake";
+pub const QUARANTINE: &str = "vigil-quarantine";
+pub const DROP: &str = "vigil-incoming";
+pub const BUS: &str = "vigil-alerts";
+pub const STREAM: &str = "vigil-transactions";
+
+/// Clients for one moto server, counting their calls.
+pub struct Aws {
+    pub config: SdkConfig,
+    pub calls: Calls,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+}
+
+impl Aws {
+    pub async fn new(moto: &Moto) -> Aws {
+        let config = moto.config().await;
+        let calls = Calls::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config).interceptor(calls.clone()).build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let eventbridge = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&config).interceptor(calls.clone()).build(),
+        );
+        Aws {
+            sqs: aws_sdk_sqs::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            kinesis: aws_sdk_kinesis::Client::new(&config),
+            config,
+            calls,
+            dynamodb,
+            s3,
+            eventbridge,
+        }
+    }
+
+    /// The state table: `pk` string key, on-demand, TTL on `ttl`.
+    pub async fn create_table(&self) {
+        use vigil_shared::aws::dynamodb::{PK, TTL};
+        self.dynamodb
+            .create_table()
+            .table_name(TABLE)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(PK)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder().attribute_name(PK).key_type(KeyType::Hash).build().unwrap(),
+            )
+            .send()
+            .await
+            .expect("create table");
+        self.dynamodb
+            .update_time_to_live()
+            .table_name(TABLE)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name(TTL).enabled(true).build().unwrap(),
+            )
+            .send()
+            .await
+            .expect("enable TTL");
+    }
+
+    pub async fn create_buckets(&self) {
+        for bucket in [LAKE, QUARANTINE, DROP] {
+            self.s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+        }
+    }
+
+    /// Every item of the table, by key (a scan, paginated).
+    pub async fn items(
+        &self,
+    ) -> BTreeMap<String, std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut out = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(TABLE)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in page.items.unwrap_or_default() {
+                let pk = item["pk"].as_s().unwrap().clone();
+                out.insert(pk, item);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return out,
+            }
+        }
+    }
+
+    /// Keys of the objects under `prefix` in `bucket`.
+    pub async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .expect("list objects");
+            out.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            match page.next_continuation_token {
+                Some(t) => token = Some(t),
+                None => return out,
+            }
+        }
+    }
+
+    pub async fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        vigil_shared::aws::s3::get(&self.s3, bucket, key).await.expect("get object")
+    }
+
+    /// A queue, and its ARN.
+    pub async fn queue(&self, name: &str) -> (String, String) {
+        let url =
+            self.sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url.unwrap();
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes");
+        let arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        (url, arn)
+    }
+
+    /// Every message on the queue now (drained).
+    pub async fn drain(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("receive");
+            let batch = got.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return out;
+            }
+            for m in &batch {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            out.extend(batch);
+        }
+    }
+}
+
+impl Aws {
+    /// The scorer's handler on these clients, with the shipped model.
+    pub fn scorer(&self) -> vigil_shared::aws::lambda::ScorerHandler {
+        use vigil_shared::aws::{dynamodb::DynamoStateStore, eventbridge::EventBridgeAlerts, s3};
+        vigil_shared::aws::lambda::ScorerHandler {
+            pipeline: vigil_shared::pipeline::Pipeline {
+                scorer: vigil_shared::Scorer::new(
+                    DynamoStateStore::new(self.dynamodb.clone(), TABLE),
+                    vigil_shared::Model::embedded().expect("shipped model"),
+                    vigil_shared::Policy::default(),
+                ),
+                quarantine: s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
+                archive: s3::S3Lake::new(self.s3.clone(), LAKE),
+                alerts: EventBridgeAlerts::new(self.eventbridge.clone(), BUS),
+                currency: vigil_shared::Currency::USD,
+            },
+        }
+    }
+
+    /// The alert bus, with a rule copying every Vigil event to a queue; the queue's URL.
+    pub async fn alert_bus(&self) -> String {
+        self.eventbridge.create_event_bus().name(BUS).send().await.expect("create bus");
+        let (url, arn) = self.queue("bus-tap").await;
+        self.eventbridge
+            .put_rule()
+            .name("vigil-tap")
+            .event_bus_name(BUS)
+            .event_pattern(r#"{"source":["vigil"]}"#)
+            .send()
+            .await
+            .expect("put rule");
+        self.eventbridge
+            .put_targets()
+            .rule("vigil-tap")
+            .event_bus_name(BUS)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("tap").arn(arn).build().unwrap())
+            .send()
+            .await
+            .expect("put targets");
+        url
+    }
+
+    /// Transactions counted in each stored entity state with key prefix `c#` or `t#`
+    /// (summed over its hourly buckets).
+    pub async fn counted(&self, prefix: &str) -> BTreeMap<String, u64> {
+        let items = self.items().await;
+        items
+            .iter()
+            .filter(|(pk, _)| pk.starts_with(prefix))
+            .map(|(pk, item)| {
+                let state: serde_json::Value = serde_json::from_str(item["s"].as_s().unwrap()).unwrap();
+                let total = state["buckets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b["spend"]["count"].as_u64().or(b["counts"]["count"].as_u64()).unwrap())
+                    .sum();
+                (pk.clone(), total)
+            })
+            .collect()
+    }
+
+    /// Rows in the Parquet objects under `prefix` of the lake.
+    pub async fn lake_rows(&self, prefix: &str) -> i64 {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let mut rows = 0;
+        for key in self.keys(LAKE, prefix).await {
+            let bytes = bytes::Bytes::from(self.object(LAKE, &key).await);
+            rows += SerializedFileReader::new(bytes).expect("parquet").metadata().file_metadata().num_rows();
+        }
+        rows
+    }
+}
+
+/// For each payload, whether Vigil accepts it, and per customer / terminal how many valid
+/// transactions it holds: what the AWS side must show afterwards.
+pub struct Expected {
+    pub valid: usize,
+    pub invalid: usize,
+    pub customers: BTreeMap<String, u64>,
+    pub terminals: BTreeMap<String, u64>,
+}
+
+impl Expected {
+    pub fn of(payloads: &[String]) -> Expected {
+        let now = chrono::Utc::now();
+        let mut e = Expected { valid: 0, invalid: 0, customers: BTreeMap::new(), terminals: BTreeMap::new() };
+        for p in payloads {
+            match vigil_shared::Event::from_json(p.as_bytes(), vigil_shared::Currency::USD, now) {
+                Ok(vigil_shared::Event::Transaction(tx)) => {
+                    e.valid += 1;
+                    *e.customers.entry(format!("c#{}", tx.customer.as_str())).or_default() += 1;
+                    *e.terminals.entry(format!("t#{}", tx.terminal.as_str())).or_default() += 1;
+                }
+                Ok(vigil_shared::Event::Label(_)) => e.valid += 1,
+                Err(_) => e.invalid += 1,
+            }
+        }
+        e
+    }
+}
+
+/// Logs to the test's output (shown for failing tests), warnings and up unless RUST_LOG says otherwise.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
