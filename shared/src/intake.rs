@@ -176,7 +176,9 @@ fn from_csv(
 
 /// The fields of a refused row, comma-joined, for the quarantine.
 fn row_text(fields: &[Option<&str>]) -> Vec<u8> {
-    fields.iter().map(|f| f.unwrap_or_default()).collect::<Vec<_>>().join(",").into_bytes()
+    // Optional columns the file does not have are not part of the row.
+    let present = fields.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+    fields[..present].iter().map(|f| f.unwrap_or_default()).collect::<Vec<_>>().join(",").into_bytes()
 }
 
 #[cfg(test)]

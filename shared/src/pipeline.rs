@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_archived_once_and_its_alerts_sent() {
-        let payloads = [payload("t1", "10"), payload("t2", "950"), payload("t3", "600"), "oops".to_owned()];
+        let payloads = [payload("t1", "10"), payload("t2", "950"), payload("t3", "800"), "oops".to_owned()];
         let records: Vec<_> =
             payloads.iter().enumerate().map(|(i, p)| (i.to_string(), p)).collect::<Vec<_>>();
         let records: Vec<StreamRecord<'_>> =

@@ -435,3 +435,81 @@ pub fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
+
+/// SNS topics for the two severities, each with a queue subscribed (the ops team's
+/// inbox): `(medium topic, high topic, medium queue URL, high queue URL)`.
+pub struct Topics {
+    pub medium: String,
+    pub high: String,
+    pub medium_inbox: String,
+    pub high_inbox: String,
+}
+
+impl Aws {
+    pub async fn topics(&self) -> Topics {
+        let mut arns = Vec::new();
+        for severity in ["medium", "high"] {
+            let topic =
+                self.sns.create_topic().name(format!("vigil-alerts-{severity}")).send().await.unwrap();
+            let topic = topic.topic_arn.unwrap();
+            let (url, queue_arn) = self.queue(&format!("ops-{severity}")).await;
+            self.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+            arns.push((topic, url));
+        }
+        let (high, high_inbox) = arns.pop().unwrap();
+        let (medium, medium_inbox) = arns.pop().unwrap();
+        Topics { medium, high, medium_inbox, high_inbox }
+    }
+
+    pub fn alerts(&self, topics: &Topics) -> vigil_shared::aws::lambda::AlertsHandler {
+        vigil_shared::aws::lambda::AlertsHandler {
+            ledger: vigil_shared::aws::dynamodb::DynamoAlertLedger::new(self.dynamodb.clone(), TABLE),
+            notifier: vigil_shared::aws::sns::SnsNotifier::new(
+                self.sns.clone(),
+                &topics.medium,
+                &topics.high,
+            ),
+        }
+    }
+
+    pub async fn create_stream(&self) {
+        self.kinesis.create_stream().stream_name(STREAM).shard_count(1).send().await.expect("create stream");
+    }
+
+    /// Every record on the (one-shard) stream, as text.
+    pub async fn stream_records(&self) -> Vec<String> {
+        let shards = self.kinesis.list_shards().stream_name(STREAM).send().await.unwrap();
+        let shard = shards.shards()[0].shard_id().to_owned();
+        let mut iterator = self
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(STREAM)
+            .shard_id(shard)
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        let mut out = Vec::new();
+        while let Some(it) = iterator {
+            let page = self.kinesis.get_records().shard_iterator(it).send().await.unwrap();
+            if page.records().is_empty() {
+                break;
+            }
+            out.extend(page.records().iter().map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap()));
+            iterator = page.next_shard_iterator;
+        }
+        out
+    }
+
+    pub fn producer(
+        &self,
+    ) -> vigil_shared::aws::lambda::ProducerHandler<vigil_shared::aws::kinesis::KinesisPublisher> {
+        vigil_shared::aws::lambda::ProducerHandler {
+            publisher: vigil_shared::aws::kinesis::KinesisPublisher::new(self.kinesis.clone(), STREAM),
+            s3: self.s3.clone(),
+            quarantine: vigil_shared::aws::s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
+            currency: vigil_shared::Currency::USD,
+        }
+    }
+}
