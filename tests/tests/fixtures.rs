@@ -1,0 +1,104 @@
+//! `events/` holds the fixtures for `cargo lambda invoke`: built here from the same
+//! builders the integration tests use, and checked to be what Lambda's event types read.
+//! `VIGIL_UPDATE_FIXTURES=1 cargo nextest run -p vigil-tests fixtures` rewrites them.
+
+use serde_json::Value;
+use vigil_tests::{DROP, events, workspace};
+
+fn fixtures() -> Vec<(&'static str, Value)> {
+    let txs = [
+        events::transaction("tx-1001", "4111111111111111", "term-7", "42.10", "2018-05-01T09:30:00Z"),
+        events::transaction("tx-1002", "4111111111111111", "term-7", "12500.00", "2018-05-01T09:31:00Z"),
+        "{not json".to_owned(),
+        events::label("tx-1001", true, "2018-05-08T09:30:00Z"),
+    ];
+    let alert = serde_json::json!({
+        "id": "vigil:tx-1002", "severity": "MEDIUM", "verdict": "REVIEW", "score": 0.42,
+        "transaction_id": "tx-1002", "customer_masked": "****1111", "terminal": "term-7",
+        "amount": "12500.00", "currency": "USD", "at": "2018-05-01T09:31:00Z",
+        "reasons": [{ "code": "RULE_AMOUNT_OVER_THRESHOLD", "detail": "12500.00 USD > 10000 USD" }],
+    });
+    vec![
+        ("scorer-kinesis.json", events::kinesis(&txs)),
+        ("scorer-msk.json", events::kafka("vigil-transactions", &txs)),
+        ("alerts-eventbridge.json", events::eventbridge("Vigil alert MEDIUM", alert)),
+        ("producer-api.json", events::api_post(&format!("[{},{}]", txs[0], txs[1]))),
+        ("producer-s3.json", events::s3_put(DROP, "incoming/2018-05-01.csv", 180)),
+    ]
+}
+
+#[test]
+fn fixtures_are_current_and_read_as_lambda_events() {
+    let update = std::env::var_os("VIGIL_UPDATE_FIXTURES").is_some();
+    for (name, value) in fixtures() {
+        let path = workspace().join("events").join(name);
+        let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        if update {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(stored, text, "{name} is stale: rerun with VIGIL_UPDATE_FIXTURES=1");
+        let parsed = match name.split('-').next() {
+            Some("scorer") if name.contains("kinesis") => {
+                serde_json::from_value::<aws_lambda_events::kinesis::KinesisEvent>(value).map(|_| ())
+            }
+            Some("scorer") => {
+                serde_json::from_value::<aws_lambda_events::kafka::KafkaEvent>(value).map(|_| ())
+            }
+            Some("alerts") => serde_json::from_value::<
+                aws_lambda_events::eventbridge::EventBridgeEvent<vigil_shared::Alert>,
+            >(value)
+            .map(|_| ()),
+            _ if name.contains("api") => {
+                serde_json::from_value::<aws_lambda_events::apigw::ApiGatewayV2httpRequest>(value).map(|_| ())
+            }
+            _ => serde_json::from_value::<aws_lambda_events::s3::S3Event>(value).map(|_| ()),
+        };
+        parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(workspace().join("events").join(name)).unwrap()).unwrap()
+}
+
+/// What `cargo lambda invoke --data-file events/…` hands each function: the raw JSON,
+/// dispatched by shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_runs_through_its_function() {
+    vigil_tests::init_logs();
+    let moto = vigil_tests::Moto::start();
+    let aws = vigil_tests::Aws::new(&moto).await;
+    aws.create_table().await;
+    aws.create_buckets().await;
+    aws.create_stream().await;
+    aws.alert_bus().await;
+    let topics = aws.topics().await;
+
+    let scorer = aws.scorer();
+    let answer = scorer.handle(fixture("scorer-kinesis.json")).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
+    assert!(scorer.handle(fixture("scorer-msk.json")).await.is_ok());
+    assert!(scorer.handle(fixture("producer-api.json")).await.is_err(), "not a stream batch");
+
+    let alerts: aws_lambda_events::eventbridge::EventBridgeEvent<vigil_shared::Alert> =
+        serde_json::from_value(fixture("alerts-eventbridge.json")).unwrap();
+    aws.alerts(&topics).handle(alerts).await.unwrap();
+    assert_eq!(aws.drain(&topics.medium_inbox).await.len(), 1);
+
+    let producer = aws.producer();
+    let api = producer.handle(fixture("producer-api.json")).await.unwrap();
+    assert_eq!(api["statusCode"], 200);
+    let csv = "transaction_id,tx_datetime,customer_id,terminal_id,tx_amount\n1,2018-05-01 00:00:31,596,3156,57.16\n";
+    aws.s3
+        .put_object()
+        .bucket(DROP)
+        .key("incoming/2018-05-01.csv")
+        .body(csv.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let file = producer.handle(fixture("producer-s3.json")).await.unwrap();
+    assert_eq!(file["published"], 1);
+    assert_eq!(aws.stream_records().await.len(), 3);
+}
