@@ -44,8 +44,10 @@ pub enum IntakeError {
     Body(String),
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("unsupported batch file `{0}`: expected .csv, .jsonl or .ndjson (optionally .gz)")]
+    #[error("unsupported batch file `{0}`: expected .csv, .jsonl or .ndjson (optionally .gz), or .parquet")]
     Format(String),
+    #[error("{0} is not a readable Parquet file: {1}")]
+    Parquet(String, String),
 }
 
 /// The producer's answer for one item of a request.
@@ -141,9 +143,46 @@ pub fn from_file(
             intake.push(i as u64 + 1, line, Event::from_json(line, currency, now));
         }
         Ok(intake)
+    } else if plain.ends_with(".parquet") {
+        from_parquet(name, bytes, currency, now)
     } else {
         Err(IntakeError::Format(name.to_owned()))
     }
+}
+
+/// Transactions from Parquet, by column name: the wire's (`amount`, `timestamp`) or the
+/// handbook's (`tx_amount`, `tx_datetime`).
+#[cfg(feature = "aws")]
+fn from_parquet(
+    name: &str,
+    bytes: Vec<u8>,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<Intake, IntakeError> {
+    let rows = crate::archive::parquet::text_rows(bytes)
+        .map_err(|e| IntakeError::Parquet(name.to_owned(), e.to_string()))?;
+    let mut intake = Intake::default();
+    for (i, row) in rows.iter().enumerate() {
+        let get =
+            |names: &[&str]| row.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v.as_str());
+        let raw = crate::transaction::RawTransaction {
+            transaction_id: get(&["transaction_id"]),
+            customer_id: get(&["customer_id"]),
+            terminal_id: get(&["terminal_id"]),
+            amount: get(&["amount", "tx_amount"]),
+            currency: get(&["currency"]),
+            timestamp: get(&["timestamp", "tx_datetime", "tx_time"]),
+        };
+        let text = row.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(",");
+        let parsed = crate::transaction::Transaction::parse(raw, currency, now).map(Event::Transaction);
+        intake.push(i as u64 + 1, text.as_bytes(), parsed);
+    }
+    Ok(intake)
+}
+
+#[cfg(not(feature = "aws"))]
+fn from_parquet(name: &str, _: Vec<u8>, _: Currency, _: DateTime<Utc>) -> Result<Intake, IntakeError> {
+    Err(IntakeError::Format(name.to_owned()))
 }
 
 fn from_csv(
@@ -224,5 +263,21 @@ mod tests {
         assert_eq!(got.refused[0].item, 3);
 
         assert!(matches!(from_file("in/x.xlsx", vec![], Currency::USD, now()), Err(IntakeError::Format(_))));
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn parquet_files_are_read_by_column_name() {
+        use crate::decision::{Decision, Verdict};
+        let tx = crate::test_support::tx("t7", "c1", "p1", "20.5", "2018-04-01T10:00:00Z");
+        let d =
+            Decision { transaction_id: tx.id.clone(), score: 0.1, verdict: Verdict::Accept, reasons: vec![] };
+        let bytes = crate::archive::parquet::decisions(&[(&tx, &d)]).unwrap();
+        let got = from_file("in/lake-export.parquet", bytes, Currency::USD, now()).unwrap();
+        assert_eq!(got.events, vec![Event::Transaction(tx)]);
+        assert!(matches!(
+            from_file("in/x.parquet", b"PAR1".to_vec(), Currency::USD, now()),
+            Err(IntakeError::Parquet(..))
+        ));
     }
 }

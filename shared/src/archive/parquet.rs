@@ -103,6 +103,35 @@ fn write(schema: &str, columns: Vec<Column>) -> Result<Vec<u8>, ParquetError> {
     Ok(out)
 }
 
+/// Rows of a Parquet file as text by column name, for the producer's batch files: strings
+/// as they are, decimals and numbers in their decimal form, timestamps as RFC 3339 UTC.
+pub fn text_rows(bytes: Vec<u8>) -> Result<Vec<Vec<(String, String)>>, ParquetError> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes))?;
+    let millis = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339());
+    let mut rows = Vec::new();
+    for row in reader.get_row_iter(None)? {
+        let row = row?;
+        let text = row
+            .into_columns()
+            .into_iter()
+            .filter_map(|(name, field)| {
+                let value = match field {
+                    Field::Null => return None,
+                    Field::Str(s) => s,
+                    Field::TimestampMillis(ms) => millis(ms)?,
+                    Field::TimestampMicros(us) => millis(us.div_euclid(1000))?,
+                    other => other.to_string(),
+                };
+                Some((name, value))
+            })
+            .collect();
+        rows.push(text);
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +158,17 @@ mod tests {
         assert_eq!(get("amount"), "1234.50");
         assert_eq!(get("verdict"), "\"REVIEW\"");
         assert!(get("reasons").contains("tx_amount"));
+    }
+
+    #[test]
+    fn text_rows_read_back_what_decisions_wrote() {
+        let tx = crate::test_support::tx("t1", "c1", "p1", "99.9", "2018-04-01T10:00:00Z");
+        let d =
+            Decision { transaction_id: tx.id.clone(), score: 0.1, verdict: Verdict::Accept, reasons: vec![] };
+        let rows = text_rows(decisions(&[(&tx, &d)]).unwrap()).unwrap();
+        let get = |name: &str| rows[0].iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(get("customer_id"), "c1");
+        assert_eq!(get("amount"), "99.90");
+        assert_eq!(get("tx_time"), "2018-04-01T10:00:00+00:00");
     }
 }

@@ -98,7 +98,28 @@ pub(crate) fn chunks<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::chunks;
+    use super::{chunks, retry_failed};
+    use crate::alert::DeliveryError;
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn refused_entries_are_resent_until_none_is_left() {
+        let sent = Mutex::new(Vec::new());
+        // The service refuses every odd entry the first time it sees it.
+        let send = |entries: Vec<u32>| {
+            let mut log = sent.lock().unwrap();
+            let refused: Vec<u32> =
+                entries.iter().copied().filter(|e| e % 2 == 1 && !log.contains(e)).collect();
+            log.extend(entries);
+            std::future::ready(Ok::<_, DeliveryError>(refused))
+        };
+        retry_failed("Test", vec![1, 2, 3, 4], send).await.unwrap();
+        assert_eq!(*sent.lock().unwrap(), [1, 2, 3, 4, 1, 3]);
+
+        let never = |entries: Vec<u32>| std::future::ready(Ok::<_, DeliveryError>(entries));
+        let err = retry_failed("Test", vec![7], never).await.unwrap_err();
+        assert_eq!(err.service, "Test");
+    }
 
     #[test]
     fn chunks_respect_count_and_size() {
