@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Installs the local stand-ins for the cloud into .venv (ignored by git): moto for AWS.
-# Idempotent: a venv that already has them is left as it is.
+# Installs the local stand-ins for the cloud, all under the repo and ignored by git:
+#   .venv/               moto (AWS), from infra/local/requirements.txt
+#   .tools/tansu/bin/    tansu, a Kafka-protocol broker (MSK), built from crates.io
+# Idempotent: what is already installed is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -x .venv/bin/python ] && .venv/bin/python -c "import moto, flask" 2>/dev/null; then
-    exit 0
+
+if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import moto, flask" 2>/dev/null; }; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
+    echo "moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') installed in .venv"
 fi
-python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
-echo "moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') installed in .venv"
+
+TANSU_VERSION=0.6.0
+if ! .tools/tansu/bin/tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+    # A cold build takes several minutes; its own target dir keeps it out of the workspace's.
+    cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore \
+        --root .tools/tansu --target-dir .tools/tansu-build --quiet
+    rm -rf .tools/tansu-build
+    echo "tansu $TANSU_VERSION installed in .tools/tansu"
+fi

@@ -62,12 +62,7 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start moto ({e}); run `bash infra/setup.sh` first"));
         let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not listen on {addr} within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "moto");
         moto
     }
 
@@ -85,6 +80,53 @@ impl Moto {
 }
 
 impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `tansu` from `VIGIL_TANSU`, the repo's tools (`infra/setup.sh`), or PATH.
+fn tansu() -> PathBuf {
+    if let Some(p) = std::env::var_os("VIGIL_TANSU") {
+        return p.into();
+    }
+    let local = workspace().join(".tools/tansu/bin/tansu");
+    if local.exists() { local } else { "tansu".into() }
+}
+
+fn wait_for(addr: SocketAddr, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {addr} within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Kafka-protocol broker (tansu, in-memory storage) for this test; killed when dropped.
+pub struct Kafka {
+    child: Child,
+    pub broker: String,
+}
+
+impl Kafka {
+    pub fn start() -> Kafka {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tansu ({e}); run `bash infra/setup.sh` first"));
+        let kafka = Kafka { child, broker: format!("127.0.0.1:{port}") };
+        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "tansu");
+        kafka
+    }
+}
+
+impl Drop for Kafka {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -505,8 +547,15 @@ impl Aws {
     pub fn producer(
         &self,
     ) -> vigil_shared::aws::lambda::ProducerHandler<vigil_shared::aws::kinesis::KinesisPublisher> {
+        self.producer_to(vigil_shared::aws::kinesis::KinesisPublisher::new(self.kinesis.clone(), STREAM))
+    }
+
+    pub fn producer_to<P: vigil_shared::intake::Publisher>(
+        &self,
+        publisher: P,
+    ) -> vigil_shared::aws::lambda::ProducerHandler<P> {
         vigil_shared::aws::lambda::ProducerHandler {
-            publisher: vigil_shared::aws::kinesis::KinesisPublisher::new(self.kinesis.clone(), STREAM),
+            publisher,
             s3: self.s3.clone(),
             quarantine: vigil_shared::aws::s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
             currency: vigil_shared::Currency::USD,

@@ -1,5 +1,5 @@
 //! Producer: `POST /transactions` (API Gateway HTTP API) and batch files (S3
-//! ObjectCreated) → validated events on the Kinesis stream. The work is
+//! ObjectCreated) → validated events on the Kinesis stream or MSK topic. The work is
 //! `ProducerHandler`'s.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -8,7 +8,7 @@ use vigil_shared::aws::{self, lambda::ProducerHandler};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let handler = &ProducerHandler::from_env(&aws::config().await)?;
+    let handler = &ProducerHandler::from_env(&aws::config().await).await?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
         handler.handle(event.payload).await.map_err(Error::from)
     }))

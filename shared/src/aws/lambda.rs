@@ -5,6 +5,7 @@
 use super::dynamodb::{DynamoAlertLedger, DynamoStateStore};
 use super::eventbridge::EventBridgeAlerts;
 use super::kinesis::KinesisPublisher;
+use super::msk::{KafkaAuth, KafkaPublisher};
 use super::s3::{self, S3Lake, S3Quarantine};
 use super::sns::SnsNotifier;
 use crate::alert::{Alert, DeliveryError, FanOut, fan_out};
@@ -36,7 +37,13 @@ pub mod env {
     pub const EVENT_BUS: &str = "VIGIL_EVENT_BUS";
     pub const TOPIC_MEDIUM: &str = "VIGIL_TOPIC_MEDIUM";
     pub const TOPIC_HIGH: &str = "VIGIL_TOPIC_HIGH";
+    /// Kinesis stream the producer writes to, unless Kafka brokers are set.
     pub const STREAM: &str = "VIGIL_STREAM";
+    /// Comma-separated bootstrap brokers: the producer writes to Kafka (MSK) instead.
+    pub const KAFKA_BROKERS: &str = "VIGIL_KAFKA_BROKERS";
+    pub const KAFKA_TOPIC: &str = "VIGIL_KAFKA_TOPIC";
+    /// `iam` (MSK IAM access control over TLS, the default) or `plaintext`.
+    pub const KAFKA_AUTH: &str = "VIGIL_KAFKA_AUTH";
     /// Currency of transactions that name none (default USD).
     pub const DEFAULT_CURRENCY: &str = "VIGIL_DEFAULT_CURRENCY";
 }
@@ -262,11 +269,49 @@ pub struct ProducerHandler<P> {
     pub currency: Currency,
 }
 
-impl ProducerHandler<KinesisPublisher> {
-    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+/// The stream a deployment publishes to: Kinesis, or Kafka (MSK) when brokers are set.
+pub enum StreamPublisher {
+    Kinesis(KinesisPublisher),
+    Kafka(KafkaPublisher),
+}
+
+impl Publisher for StreamPublisher {
+    async fn publish(&self, events: &[crate::wire::Event]) -> Result<(), DeliveryError> {
+        match self {
+            StreamPublisher::Kinesis(p) => p.publish(events).await,
+            StreamPublisher::Kafka(p) => p.publish(events).await,
+        }
+    }
+}
+
+impl ProducerHandler<StreamPublisher> {
+    pub async fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
         let s3 = s3::client(config);
+        let publisher = match std::env::var(env::KAFKA_BROKERS) {
+            Ok(brokers) => {
+                let auth = match std::env::var(env::KAFKA_AUTH).as_deref() {
+                    Ok("plaintext") => KafkaAuth::Plaintext,
+                    Ok("iam") | Err(_) => KafkaAuth::MskIam { region: var("AWS_REGION")? },
+                    Ok(other) => {
+                        return Err(ConfigError::Invalid(
+                            env::KAFKA_AUTH,
+                            format!("`{other}`: iam or plaintext"),
+                        ));
+                    }
+                };
+                let brokers = brokers.split(',').map(str::trim).map(str::to_owned).collect();
+                let kafka = KafkaPublisher::connect(brokers, &var(env::KAFKA_TOPIC)?, auth)
+                    .await
+                    .map_err(|e| ConfigError::Invalid(env::KAFKA_BROKERS, e.to_string()))?;
+                StreamPublisher::Kafka(kafka)
+            }
+            Err(_) => StreamPublisher::Kinesis(KinesisPublisher::new(
+                aws_sdk_kinesis::Client::new(config),
+                var(env::STREAM)?,
+            )),
+        };
         Ok(Self {
-            publisher: KinesisPublisher::new(aws_sdk_kinesis::Client::new(config), var(env::STREAM)?),
+            publisher,
             quarantine: S3Quarantine::new(s3.clone(), var(env::QUARANTINE_BUCKET)?),
             s3,
             currency: default_currency()?,
