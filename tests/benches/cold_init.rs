@@ -174,6 +174,7 @@ fn main() {
     let mut child = spawn();
     next(Instant::now());
     std::thread::sleep(Duration::from_millis(200)); // the killed processes' connections are noticed
+    let idle = peak_rss_kb(child.id());
     let payloads = events::stream(10_000, 2_000, 3_000, 100);
     let started = Instant::now();
     event_tx.send(events::kinesis(&payloads).to_string()).unwrap();
@@ -189,7 +190,11 @@ fn main() {
     let rss = peak_rss_kb(child.id());
     child.kill().unwrap();
     child.wait().unwrap();
-    println!("10k-record batch against moto: {wall:?}, response {response}, peak RSS {} MiB", rss / 1024);
+    println!(
+        "10k-record batch against moto: {wall:?}, response {response}, peak RSS {} MiB (after init: {} MiB)",
+        rss / 1024,
+        idle / 1024
+    );
 
     for name in ["scorer", "alerts", "producer"] {
         let path = release.join(name);

@@ -4,13 +4,14 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::value::RawValue;
 use vigil_shared::aws::{self, lambda::ScorerHandler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let handler = &ScorerHandler::from_env(&aws::config().await)?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| async move {
         handler.handle(event.payload).await.map_err(Error::from)
     }))
     .await

@@ -101,10 +101,6 @@ fn decode<T: DeserializeOwned>(pk: &str, json: &str) -> Result<T, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Transient(format!("undecodable item {pk}: {e}")))
 }
 
-fn item_bytes(item: &Item) -> usize {
-    item.iter().map(|(k, v)| k.len() + v.as_s().map_or(16, String::len)).sum()
-}
-
 pub struct DynamoStateStore {
     client: Client,
     table: String,
@@ -387,17 +383,11 @@ impl StateStore for DynamoStateStore {
         }
         let unlabelled: Vec<DecisionRecord> =
             changes.labelled.iter().map(|r| DecisionRecord { label: None, ..r.clone() }).collect();
-        let records: Vec<Item> = changes
+        let records: Vec<(&DecisionRecord, Option<&DecisionRecord>)> = changes
             .records
             .iter()
-            .map(|r| self.record_item(r, None, batch, started))
-            .chain(
-                changes
-                    .labelled
-                    .iter()
-                    .zip(&unlabelled)
-                    .map(|(r, b)| self.record_item(r, Some(b), batch, started)),
-            )
+            .map(|r| (r, None))
+            .chain(changes.labelled.iter().zip(unlabelled.iter().map(Some)))
             .collect();
 
         let sized: Vec<(TransactWriteItem, usize)> = entities.into_iter().zip(bytes).collect();
@@ -405,8 +395,16 @@ impl StateStore for DynamoStateStore {
         for chunk in chunks(sized, TRANSACT_ITEMS, TRANSACT_BYTES, |(_, b)| *b) {
             calls.push(self.transact(chunk.into_iter().map(|(i, _)| i).collect()).boxed());
         }
-        for chunk in chunks(records, BATCH_WRITE_ITEMS, usize::MAX, item_bytes) {
-            calls.push(self.put_items(chunk).boxed());
+        // Record items are built as their request goes out: a 10k batch's would otherwise
+        // all sit in memory at once.
+        for chunk in records.chunks(BATCH_WRITE_ITEMS) {
+            calls.push(
+                async move {
+                    let items = chunk.iter().map(|(r, b)| self.record_item(r, *b, batch, started)).collect();
+                    self.put_items(items).await
+                }
+                .boxed(),
+            );
         }
         // Every request runs to its end even when one fails: what was written is then known
         // to be written (and tagged), rather than cancelled with an unknown outcome.

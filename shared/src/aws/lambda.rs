@@ -27,6 +27,7 @@ use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use std::time::Instant;
 
 /// Environment variables the functions read; the template sets every one.
@@ -113,17 +114,28 @@ impl ScorerHandler {
     }
 
     /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`).
-    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, HandlerError> {
+    /// Takes the event's JSON text: a 10,000-record batch is several megabytes, so it is
+    /// parsed once into the event type and dropped (a `serde_json::Value` on the way would
+    /// hold it twice over).
+    pub async fn handle(&self, event: Box<RawValue>) -> Result<serde_json::Value, HandlerError> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            #[serde(rename = "Records")]
+            kinesis: Option<serde::de::IgnoredAny>,
+            records: Option<serde::de::IgnoredAny>,
+        }
+        let bad = |e: serde_json::Error| HandlerError::Event(e.to_string());
         let now = Utc::now();
-        if event.get("Records").is_some() {
-            let event: KinesisEvent =
-                serde_json::from_value(event).map_err(|e| HandlerError::Event(e.to_string()))?;
-            let response = self.kinesis(event, now).await;
+        let shape: Shape = serde_json::from_str(event.get()).map_err(bad)?;
+        if shape.kinesis.is_some() {
+            let batch: KinesisEvent = serde_json::from_str(event.get()).map_err(bad)?;
+            drop(event);
+            let response = self.kinesis(batch, now).await;
             Ok(serde_json::to_value(response).unwrap_or_default())
-        } else if event.get("records").is_some() {
-            let event: KafkaEvent =
-                serde_json::from_value(event).map_err(|e| HandlerError::Event(e.to_string()))?;
-            self.kafka(event, now).await?;
+        } else if shape.records.is_some() {
+            let batch: KafkaEvent = serde_json::from_str(event.get()).map_err(bad)?;
+            drop(event);
+            self.kafka(batch, now).await?;
             Ok(serde_json::Value::Null)
         } else {
             Err(HandlerError::Event("expected a Kinesis or Kafka batch".into()))
@@ -133,11 +145,11 @@ impl ScorerHandler {
     /// Reports the first record of a failed batch as the batch item failure: Lambda
     /// retries from there (nothing of the batch was applied).
     pub async fn kinesis(&self, event: KinesisEvent, now: DateTime<Utc>) -> KinesisEventResponse {
-        let records: Vec<StreamRecord<'_>> = event
-            .records
-            .iter()
-            .map(|r| StreamRecord { position: &r.kinesis.sequence_number, payload: &r.kinesis.data.0 })
-            .collect();
+        // Only the sequence numbers and payloads matter: the rest of each record goes now.
+        let kept: Vec<(String, Vec<u8>)> =
+            event.records.into_iter().map(|r| (r.kinesis.sequence_number, r.kinesis.data.0)).collect();
+        let records: Vec<StreamRecord<'_>> =
+            kept.iter().map(|(position, payload)| StreamRecord { position, payload }).collect();
         let report = self.run(&records, now).await;
         let mut response = KinesisEventResponse::default();
         if let Some(position) = report.retry_from {
