@@ -44,10 +44,12 @@ pub enum IntakeError {
     Body(String),
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("unsupported batch file `{0}`: expected .csv, .jsonl or .ndjson (optionally .gz), or .parquet")]
+    #[error(
+        "unsupported batch file `{0}`: expected .csv, .jsonl or .ndjson (optionally .gz), .parquet or .avro"
+    )]
     Format(String),
-    #[error("{0} is not a readable Parquet file: {1}")]
-    Parquet(String, String),
+    #[error("{0} is not a readable {1} file: {2}")]
+    Unreadable(String, &'static str, String),
 }
 
 /// The producer's answer for one item of a request.
@@ -119,7 +121,7 @@ pub fn from_body(body: &[u8], currency: Currency, now: DateTime<Utc>) -> Result<
 }
 
 /// A batch file, by its name: CSV (transactions or labels, by header) or JSON lines,
-/// either optionally gzip-compressed.
+/// either optionally gzip-compressed; Parquet or Avro (transactions, compressed inside).
 pub fn from_file(
     name: &str,
     bytes: Vec<u8>,
@@ -145,22 +147,17 @@ pub fn from_file(
         Ok(intake)
     } else if plain.ends_with(".parquet") {
         from_parquet(name, bytes, currency, now)
+    } else if plain.ends_with(".avro") {
+        from_avro(name, bytes, currency, now)
     } else {
         Err(IntakeError::Format(name.to_owned()))
     }
 }
 
-/// Transactions from Parquet, by column name: the wire's (`amount`, `timestamp`) or the
-/// handbook's (`tx_amount`, `tx_datetime`).
+/// Transactions from named text fields (Parquet columns, Avro record fields), by name:
+/// the wire's (`amount`, `timestamp`) or the handbook's (`tx_amount`, `tx_datetime`).
 #[cfg(feature = "aws")]
-fn from_parquet(
-    name: &str,
-    bytes: Vec<u8>,
-    currency: Currency,
-    now: DateTime<Utc>,
-) -> Result<Intake, IntakeError> {
-    let rows = crate::archive::parquet::text_rows(bytes)
-        .map_err(|e| IntakeError::Parquet(name.to_owned(), e.to_string()))?;
+fn from_named_rows(rows: &[Vec<(String, String)>], currency: Currency, now: DateTime<Utc>) -> Intake {
     let mut intake = Intake::default();
     for (i, row) in rows.iter().enumerate() {
         let get =
@@ -177,7 +174,63 @@ fn from_parquet(
         let parsed = crate::transaction::Transaction::parse(raw, currency, now).map(Event::Transaction);
         intake.push(i as u64 + 1, text.as_bytes(), parsed);
     }
-    Ok(intake)
+    intake
+}
+
+#[cfg(feature = "aws")]
+fn from_parquet(
+    name: &str,
+    bytes: Vec<u8>,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<Intake, IntakeError> {
+    let rows = crate::archive::parquet::text_rows(bytes)
+        .map_err(|e| IntakeError::Unreadable(name.to_owned(), "Parquet", e.to_string()))?;
+    Ok(from_named_rows(&rows, currency, now))
+}
+
+/// An Avro object container file of transaction records.
+#[cfg(feature = "aws")]
+fn from_avro(
+    name: &str,
+    bytes: Vec<u8>,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<Intake, IntakeError> {
+    use apache_avro::types::Value;
+    fn text(value: Value) -> Option<String> {
+        let millis = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339());
+        match value {
+            Value::Null => None,
+            Value::String(s) | Value::Enum(_, s) => Some(s),
+            Value::Union(_, inner) => text(*inner),
+            Value::Int(n) => Some(n.to_string()),
+            Value::Long(n) => Some(n.to_string()),
+            Value::Float(x) => Some(x.to_string()),
+            Value::Double(x) => Some(x.to_string()),
+            Value::TimestampMillis(ms) => millis(ms),
+            Value::TimestampMicros(us) => millis(us.div_euclid(1000)),
+            // Bytes, decimals in bytes, nested types: not a transaction field.
+            _ => None,
+        }
+    }
+    let unreadable = |e: apache_avro::Error| IntakeError::Unreadable(name.to_owned(), "Avro", e.to_string());
+    let reader = apache_avro::Reader::new(&bytes[..]).map_err(unreadable)?;
+    let mut rows = Vec::new();
+    for value in reader {
+        let fields = match value.map_err(unreadable)? {
+            Value::Record(fields) => fields,
+            // Not a record: no field can be found, so the row is refused as such.
+            _ => Vec::new(),
+        };
+        rows.push(fields.into_iter().filter_map(|(n, v)| text(v).map(|t| (n, t))).collect());
+    }
+    Ok(from_named_rows(&rows, currency, now))
+}
+
+#[cfg(not(feature = "aws"))]
+fn from_avro(name: &str, _: Vec<u8>, _: Currency, _: DateTime<Utc>) -> Result<Intake, IntakeError> {
+    Err(IntakeError::Format(name.to_owned()))
 }
 
 #[cfg(not(feature = "aws"))]
@@ -277,7 +330,36 @@ mod tests {
         assert_eq!(got.events, vec![Event::Transaction(tx)]);
         assert!(matches!(
             from_file("in/x.parquet", b"PAR1".to_vec(), Currency::USD, now()),
-            Err(IntakeError::Parquet(..))
+            Err(IntakeError::Unreadable(_, "Parquet", _))
         ));
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn avro_files_are_read_by_field_name_and_bad_records_refused() {
+        use apache_avro::types::Record;
+        let schema = apache_avro::Schema::parse_str(
+            r#"{"type":"record","name":"tx","fields":[
+                {"name":"transaction_id","type":"string"},{"name":"customer_id","type":"string"},
+                {"name":"terminal_id","type":"string"},{"name":"amount","type":"double"},
+                {"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"}}]}"#,
+        )
+        .unwrap();
+        let mut writer = apache_avro::Writer::new(&schema, Vec::new());
+        for (id, amount) in [("t1", 12.5), ("t2", -1.0)] {
+            let mut r = Record::new(&schema).unwrap();
+            r.put("transaction_id", id);
+            r.put("customer_id", "c1");
+            r.put("terminal_id", "p1");
+            r.put("amount", amount);
+            r.put("timestamp", apache_avro::types::Value::TimestampMillis(1_522_576_800_000));
+            writer.append(r).unwrap();
+        }
+        let got = from_file("in/feed.avro", writer.into_inner().unwrap(), Currency::USD, now()).unwrap();
+        let expected = crate::test_support::tx("t1", "c1", "p1", "12.5", "2018-04-01T10:00:00Z");
+        assert_eq!(got.events, vec![Event::Transaction(expected)]);
+        assert_eq!(got.refused[0].reason.code(), "INVALID_AMOUNT");
+        let junk = from_file("in/x.avro", b"junk".to_vec(), Currency::USD, now());
+        assert!(matches!(junk, Err(IntakeError::Unreadable(_, "Avro", _))));
     }
 }

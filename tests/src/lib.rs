@@ -138,6 +138,8 @@ impl Drop for Kafka {
 #[derive(Debug, Default, Clone)]
 pub struct Calls {
     counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Time from sending each request to its response, summed per operation.
+    waited: Arc<Mutex<BTreeMap<String, Duration>>>,
     /// While set, every TransactWriteItems after the first `fail_after` of them fails.
     pub armed: Arc<AtomicBool>,
     pub fail_after: Arc<AtomicUsize>,
@@ -149,12 +151,17 @@ impl Calls {
         self.counts.lock().unwrap().clone()
     }
 
+    pub fn waited(&self) -> BTreeMap<String, Duration> {
+        self.waited.lock().unwrap().clone()
+    }
+
     pub fn total(&self) -> usize {
         self.counts().values().sum()
     }
 
     pub fn reset(&self) {
         self.counts.lock().unwrap().clear();
+        self.waited.lock().unwrap().clear();
         self.transactions.store(0, Ordering::SeqCst);
     }
 }
@@ -168,7 +175,7 @@ impl Intercept for Calls {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
         let operation = match request.headers().get("x-amz-target") {
@@ -181,9 +188,30 @@ impl Intercept for Calls {
                 return Err("injected fault: connection reset".into());
             }
         }
-        *self.counts.lock().unwrap().entry(operation).or_default() += 1;
+        *self.counts.lock().unwrap().entry(operation.clone()).or_default() += 1;
+        cfg.interceptor_state().store_put(Sent(operation, Instant::now()));
         Ok(())
     }
+
+    fn read_after_transmit(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Sent(operation, at)) = cfg.load::<Sent>() {
+            *self.waited.lock().unwrap().entry(operation.clone()).or_default() += at.elapsed();
+        }
+        Ok(())
+    }
+}
+
+/// When a request went out, for [`Calls::waited`].
+#[derive(Debug, Clone)]
+struct Sent(String, Instant);
+
+impl aws_smithy_types::config_bag::Storable for Sent {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
 /// Names of the resources a test creates.

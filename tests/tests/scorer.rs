@@ -53,6 +53,10 @@ async fn a_10k_batch_is_scored_or_quarantined_record_by_record_and_a_replay_chan
     let wall = started.elapsed();
     let calls = aws.calls.counts();
     println!("10k batch: {wall:?}, {} AWS calls: {calls:?}", aws.calls.total());
+    println!(
+        "time waiting on moto per operation (8 requests in flight, served one at a time): {:?}",
+        aws.calls.waited()
+    );
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert!(aws.calls.total() < 1_000, "batched: {calls:?}");
 
