@@ -11,7 +11,7 @@
 //! transaction twice, and shards writing the same terminal never lose each other's
 //! updates (every state write is conditional on the version it read).
 
-use super::{PARALLELISM, PARTIAL_ATTEMPTS, backoff, chunks, describe};
+use super::{PARALLELISM, PARTIAL_ATTEMPTS, backoff, chunks, describe, retry_failed};
 use crate::alert::{AlertLedger, DeliveryError};
 use crate::store::{BatchKey, Changes, DecisionRecord, StateStore, States, StoreError};
 use crate::{CustomerId, TerminalId, TransactionId};
@@ -154,33 +154,34 @@ impl DynamoStateStore {
             .collect())
     }
 
+    /// One BatchGetItem, its unprocessed keys asked again until none is left.
     async fn get_chunk(&self, keys: Vec<String>) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::with_capacity(keys.len());
-        let mut todo = KeysAndAttributes::builder()
-            .set_keys(Some(keys.into_iter().map(|k| HashMap::from([(PK.to_owned(), s(k))])).collect()))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Transient(describe(&e)))?;
-        for attempt in 1..=PARTIAL_ATTEMPTS {
+        let found = std::sync::Mutex::new(Vec::with_capacity(keys.len()));
+        let keys: Vec<Item> = keys.into_iter().map(|k| HashMap::from([(PK.to_owned(), s(k))])).collect();
+        retry_failed("DynamoDB", keys, |todo| async {
+            let request = KeysAndAttributes::builder().set_keys(Some(todo)).consistent_read(true).build();
             let out = self
                 .client
                 .batch_get_item()
-                .request_items(&self.table, todo)
+                .request_items(&self.table, request.map_err(delivery)?)
                 .send()
                 .await
-                .map_err(|e| StoreError::Transient(describe(&e)))?;
+                .map_err(delivery)?;
             if let Some(mut responses) = out.responses {
-                found.extend(responses.remove(&self.table).unwrap_or_default());
+                found
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(responses.remove(&self.table).unwrap_or_default());
             }
-            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.keys.is_empty() => {
-                    todo = rest;
-                    backoff(attempt).await;
-                }
-                _ => return Ok(found),
-            }
-        }
-        Err(StoreError::Transient("DynamoDB left keys unprocessed after retries".into()))
+            Ok(out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default())
+        })
+        .await
+        .map_err(|e| StoreError::Transient(e.to_string()))?;
+        Ok(found.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn entity_put(
@@ -260,7 +261,7 @@ impl DynamoStateStore {
 
     /// BatchWriteItem of up to 25 items, retrying unprocessed ones.
     async fn put_items(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let mut todo: Vec<WriteRequest> = items
+        let requests: Vec<WriteRequest> = items
             .into_iter()
             .map(|item| {
                 let put = PutRequest::builder().set_item(Some(item)).build()?;
@@ -268,23 +269,18 @@ impl DynamoStateStore {
             })
             .collect::<Result<_, aws_sdk_dynamodb::error::BuildError>>()
             .map_err(|e| StoreError::Transient(describe(&e)))?;
-        for attempt in 1..=PARTIAL_ATTEMPTS {
+        retry_failed("DynamoDB", requests, |todo| async {
             let out = self
                 .client
                 .batch_write_item()
                 .request_items(&self.table, todo)
                 .send()
                 .await
-                .map_err(|e| StoreError::Transient(describe(&e)))?;
-            match out.unprocessed_items.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.is_empty() => {
-                    todo = rest;
-                    backoff(attempt).await;
-                }
-                _ => return Ok(()),
-            }
-        }
-        Err(StoreError::Transient("DynamoDB left items unprocessed after retries".into()))
+                .map_err(delivery)?;
+            Ok(out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default())
+        })
+        .await
+        .map_err(|e| StoreError::Transient(e.to_string()))
     }
 }
 
@@ -443,7 +439,7 @@ impl DynamoAlertLedger {
     }
 }
 
-fn ledger_error(e: impl std::error::Error + 'static) -> DeliveryError {
+fn delivery(e: impl std::error::Error + 'static) -> DeliveryError {
     DeliveryError { service: "DynamoDB", message: describe(&e) }
 }
 
@@ -464,7 +460,7 @@ impl AlertLedger for DynamoAlertLedger {
         match put {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
-            Err(e) => Err(ledger_error(e)),
+            Err(e) => Err(delivery(e)),
         }
     }
 
@@ -475,7 +471,7 @@ impl AlertLedger for DynamoAlertLedger {
             .key(PK, s(format!("alert#{alert_id}")))
             .send()
             .await
-            .map_err(ledger_error)?;
+            .map_err(delivery)?;
         Ok(())
     }
 }
