@@ -171,8 +171,9 @@ impl ScorerHandler {
                 let value = r.value.unwrap_or_default();
                 // A value that is not base64 is kept as is: it fails validation and is
                 // quarantined with what arrived.
-                let payload =
-                    base64::engine::general_purpose::STANDARD.decode(&value).unwrap_or(value.into_bytes());
+                let payload = base64::engine::general_purpose::STANDARD
+                    .decode(&value)
+                    .unwrap_or_else(|_| value.into_bytes());
                 (format!("{partition}@{}", r.offset), payload)
             })
             .collect();
