@@ -13,6 +13,7 @@
 
 use super::{PARALLELISM, PARTIAL_ATTEMPTS, backoff, chunks, describe, retry_failed};
 use crate::alert::{AlertLedger, DeliveryError};
+use crate::features::{CustomerState, TerminalState};
 use crate::store::{BatchKey, Changes, DecisionRecord, StateStore, States, StoreError};
 use crate::{CustomerId, TerminalId, TransactionId};
 use aws_sdk_dynamodb::Client;
@@ -312,6 +313,23 @@ impl Loaded {
     }
 }
 
+/// The state under `key` as loaded, stamped with its stored version. An item whose
+/// visible value is "none yet" (a rolled-back first write) is a default state that still
+/// has a version to write against.
+fn visible_state<T: DeserializeOwned + Default>(
+    loaded: &mut HashMap<String, (Option<String>, i64)>,
+    key: &str,
+    version: impl Fn(&mut T) -> &mut u64,
+) -> Result<Option<T>, StoreError> {
+    let Some((value, stored)) = loaded.remove(key) else { return Ok(None) };
+    let mut state = match value {
+        Some(json) => decode(key, &json)?,
+        None => T::default(),
+    };
+    *version(&mut state) = stored as u64;
+    Ok(Some(state))
+}
+
 impl StateStore for DynamoStateStore {
     async fn load_records(
         &self,
@@ -337,24 +355,17 @@ impl StateStore for DynamoStateStore {
         let keys = customers.iter().map(customer_key).chain(terminals.iter().map(terminal_key)).collect();
         let mut loaded = self.load(batch, keys).await?;
         let mut states = States::default();
-        // An item whose visible value is "none yet" still has a version to write against.
         for id in customers {
-            if let Some((value, version)) = loaded.remove(&customer_key(id)) {
-                let mut state: crate::features::CustomerState = match value {
-                    Some(json) => decode(&customer_key(id), &json)?,
-                    None => Default::default(),
-                };
-                state.version = version as u64;
+            if let Some(state) =
+                visible_state(&mut loaded, &customer_key(id), |s: &mut CustomerState| &mut s.version)?
+            {
                 states.0.insert(id.clone(), state);
             }
         }
         for id in terminals {
-            if let Some((value, version)) = loaded.remove(&terminal_key(id)) {
-                let mut state: crate::features::TerminalState = match value {
-                    Some(json) => decode(&terminal_key(id), &json)?,
-                    None => Default::default(),
-                };
-                state.version = version as u64;
+            if let Some(state) =
+                visible_state(&mut loaded, &terminal_key(id), |s: &mut TerminalState| &mut s.version)?
+            {
                 states.1.insert(id.clone(), state);
             }
         }
@@ -366,16 +377,16 @@ impl StateStore for DynamoStateStore {
         let batch = changes.batch.as_str();
         let (before_c, before_t) = &changes.previous;
         let mut entities = Vec::with_capacity(changes.customers.len() + changes.terminals.len());
-        let mut bytes = Vec::with_capacity(entities.capacity());
+        let mut put = |key: String, version: u64, value: String, before: Option<String>| {
+            let bytes = value.len() + before.as_ref().map_or(0, String::len);
+            entities.push((self.entity_put(key, version, value, before, batch, started)?, bytes));
+            Ok::<_, StoreError>(())
+        };
         for (id, state) in &changes.customers {
-            let (value, before) = (encode(state), before_c.get(id).map(encode));
-            bytes.push(value.len() + before.as_ref().map_or(0, String::len));
-            entities.push(self.entity_put(customer_key(id), state.version, value, before, batch, started)?);
+            put(customer_key(id), state.version, encode(state), before_c.get(id).map(encode))?;
         }
         for (id, state) in &changes.terminals {
-            let (value, before) = (encode(state), before_t.get(id).map(encode));
-            bytes.push(value.len() + before.as_ref().map_or(0, String::len));
-            entities.push(self.entity_put(terminal_key(id), state.version, value, before, batch, started)?);
+            put(terminal_key(id), state.version, encode(state), before_t.get(id).map(encode))?;
         }
         let unlabelled: Vec<DecisionRecord> =
             changes.labelled.iter().map(|r| DecisionRecord { label: None, ..r.clone() }).collect();
@@ -386,9 +397,8 @@ impl StateStore for DynamoStateStore {
             .chain(changes.labelled.iter().zip(unlabelled.iter().map(Some)))
             .collect();
 
-        let sized: Vec<(TransactWriteItem, usize)> = entities.into_iter().zip(bytes).collect();
         let mut calls: Vec<BoxFuture<'_, Result<(), StoreError>>> = Vec::new();
-        for chunk in chunks(sized, TRANSACT_ITEMS, TRANSACT_BYTES, |(_, b)| *b) {
+        for chunk in chunks(entities, TRANSACT_ITEMS, TRANSACT_BYTES, |(_, b)| *b) {
             calls.push(self.transact(chunk.into_iter().map(|(i, _)| i).collect()).boxed());
         }
         // Record items are built as their request goes out: a 10k batch's would otherwise
