@@ -97,11 +97,12 @@ struct Pending<'a> {
 /// Customer and terminal states of one batch, and which of them changed.
 #[derive(Default)]
 struct Working {
-    loaded: States,
     customers: FxHashMap<CustomerId, CustomerState>,
     terminals: FxHashMap<TerminalId, TerminalState>,
     dirty_customers: FxHashSet<CustomerId>,
     dirty_terminals: FxHashSet<TerminalId>,
+    /// Each changed entity as loaded, copied when the batch first touches it.
+    previous: States,
 }
 
 impl Working {
@@ -110,8 +111,16 @@ impl Working {
         customer: &CustomerId,
         terminal: &TerminalId,
     ) -> (&mut CustomerState, &mut TerminalState) {
-        self.dirty_customers.insert(customer.clone());
-        self.dirty_terminals.insert(terminal.clone());
+        if self.dirty_customers.insert(customer.clone())
+            && let Some(loaded) = self.customers.get(customer)
+        {
+            self.previous.0.insert(customer.clone(), loaded.clone());
+        }
+        if self.dirty_terminals.insert(terminal.clone())
+            && let Some(loaded) = self.terminals.get(terminal)
+        {
+            self.previous.1.insert(terminal.clone(), loaded.clone());
+        }
         (
             self.customers.entry(customer.clone()).or_default(),
             self.terminals.entry(terminal.clone()).or_default(),
@@ -132,10 +141,7 @@ impl Working {
     ) -> Changes {
         Changes {
             batch,
-            previous: (
-                take_dirty(&mut self.loaded.0, self.dirty_customers.clone()),
-                take_dirty(&mut self.loaded.1, self.dirty_terminals.clone()),
-            ),
+            previous: self.previous,
             customers: take_dirty(&mut self.customers, self.dirty_customers),
             terminals: take_dirty(&mut self.terminals, self.dirty_terminals),
             records,
@@ -201,8 +207,7 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
         let customers: Vec<_> = customers.into_iter().collect();
         let terminals: Vec<_> = terminals.into_iter().collect();
         let (customers, terminals) = self.store.load_states(batch, &customers, &terminals).await?;
-        let loaded = (customers.clone(), terminals.clone());
-        let mut work = Working { loaded, customers, terminals, ..Working::default() };
+        let mut work = Working { customers, terminals, ..Working::default() };
 
         let mut pending: Vec<Pending<'_>> = Vec::new();
         let mut new_ids: FxHashMap<&TransactionId, usize> = FxHashMap::default();
@@ -353,6 +358,19 @@ mod tests {
             tx("t2", "c1", "p1", "800", "2018-04-01T11:00:00Z"),
             tx("t3", "c2", "p1", "950", "2018-04-01T12:00:00Z"),
         ]
+    }
+
+    #[test]
+    fn a_save_carries_each_changed_entity_as_the_batch_loaded_it() {
+        let s = Scorer::new(FaultyStore::default(), AmountModel, Policy::default());
+        block_on(s.process(&batch())).unwrap();
+        let first = s.store().previous.lock().unwrap().clone();
+        assert!(first.0.is_empty() && first.1.is_empty(), "new entities have no earlier state");
+        let p1 = s.store().inner.terminal(&term("p1")).unwrap();
+        block_on(s.process(&[tx("t4", "c3", "p1", "10", "2018-04-01T13:00:00Z")])).unwrap();
+        let second = s.store().previous.lock().unwrap().clone();
+        assert_eq!(second.1.get(&term("p1")), Some(&p1));
+        assert!(second.0.is_empty(), "c3 is new");
     }
 
     #[test]

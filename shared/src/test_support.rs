@@ -25,6 +25,8 @@ pub struct FaultyStore {
     pub inner: MemoryStateStore,
     pub conflicts: AtomicU32,
     pub down: AtomicBool,
+    /// `previous` of the last save that went through.
+    pub previous: std::sync::Mutex<States>,
 }
 
 impl FaultyStore {
@@ -58,6 +60,7 @@ impl StateStore for FaultyStore {
         if self.conflicts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(StoreError::Conflict("a terminal".into()));
         }
+        *self.previous.lock().unwrap() = changes.previous.clone();
         self.inner.save(changes).await
     }
 }
