@@ -401,20 +401,22 @@ impl Aws {
 impl Aws {
     /// The scorer's handler on these clients, with the shipped model.
     pub fn scorer(&self) -> vigil_shared::aws::lambda::ScorerHandler {
-        use vigil_shared::aws::{dynamodb::DynamoStateStore, eventbridge::EventBridgeAlerts, s3};
-        vigil_shared::aws::lambda::ScorerHandler {
-            pipeline: vigil_shared::pipeline::Pipeline {
-                scorer: vigil_shared::Scorer::new(
-                    DynamoStateStore::new(self.dynamodb.clone(), TABLE),
-                    vigil_shared::Model::embedded().expect("shipped model"),
-                    vigil_shared::Policy::default(),
-                ),
-                quarantine: s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
-                archive: s3::S3Lake::new(self.s3.clone(), LAKE),
-                alerts: EventBridgeAlerts::new(self.eventbridge.clone(), BUS),
-                currency: vigil_shared::Currency::USD,
-            },
-        }
+        let at = vigil_shared::aws::lambda::ScorerResources {
+            table: TABLE.into(),
+            lake_bucket: LAKE.into(),
+            quarantine_bucket: QUARANTINE.into(),
+            event_bus: BUS.into(),
+        };
+        let model = vigil_shared::Model::embedded().expect("shipped model");
+        let (dynamodb, s3, eventbridge) = (self.dynamodb.clone(), self.s3.clone(), self.eventbridge.clone());
+        vigil_shared::aws::lambda::ScorerHandler::new(
+            dynamodb,
+            s3,
+            eventbridge,
+            at,
+            model,
+            vigil_shared::Currency::USD,
+        )
     }
 
     /// The alert bus, with a rule copying every Vigil event to a queue; the queue's URL.

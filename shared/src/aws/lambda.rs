@@ -92,25 +92,55 @@ pub struct ScorerHandler {
     pub pipeline: ScorerPipeline,
 }
 
+/// The resources the scorer writes to, by name.
+pub struct ScorerResources {
+    pub table: String,
+    pub lake_bucket: String,
+    pub quarantine_bucket: String,
+    pub event_bus: String,
+}
+
+impl ScorerResources {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: var(env::TABLE)?,
+            lake_bucket: var(env::LAKE_BUCKET)?,
+            quarantine_bucket: var(env::QUARANTINE_BUCKET)?,
+            event_bus: var(env::EVENT_BUS)?,
+        })
+    }
+}
+
 impl ScorerHandler {
     pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
-        let s3 = s3::client(config);
-        Ok(Self {
+        Ok(Self::new(
+            aws_sdk_dynamodb::Client::new(config),
+            s3::client(config),
+            aws_sdk_eventbridge::Client::new(config),
+            ScorerResources::from_env()?,
+            Model::embedded()?,
+            default_currency()?,
+        ))
+    }
+
+    /// The scorer over these clients (tests give theirs instrumented).
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        s3: aws_sdk_s3::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+        at: ScorerResources,
+        model: Model,
+        currency: Currency,
+    ) -> Self {
+        Self {
             pipeline: Pipeline {
-                scorer: Scorer::new(
-                    DynamoStateStore::new(aws_sdk_dynamodb::Client::new(config), var(env::TABLE)?),
-                    Model::embedded()?,
-                    Policy::default(),
-                ),
-                quarantine: S3Quarantine::new(s3.clone(), var(env::QUARANTINE_BUCKET)?),
-                archive: S3Lake::new(s3, var(env::LAKE_BUCKET)?),
-                alerts: EventBridgeAlerts::new(
-                    aws_sdk_eventbridge::Client::new(config),
-                    var(env::EVENT_BUS)?,
-                ),
-                currency: default_currency()?,
+                scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, Policy::default()),
+                quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
+                archive: S3Lake::new(s3, at.lake_bucket),
+                alerts: EventBridgeAlerts::new(eventbridge, at.event_bus),
+                currency,
             },
-        })
+        }
     }
 
     /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`).
