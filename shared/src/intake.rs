@@ -244,6 +244,8 @@ fn from_csv(
     currency: Currency,
     now: DateTime<Utc>,
 ) -> Result<Intake, IntakeError> {
+    // Shared, not copied, between the two header attempts.
+    let bytes: std::sync::Arc<[u8]> = bytes.into();
     let open = |required: &[&'static str], optional: &[&'static str]| {
         let input = csvio::decompressed(std::io::Cursor::new(bytes.clone()))
             .map_err(|source| FileError::Io { path: name.to_owned(), source })?;
@@ -256,11 +258,13 @@ fn from_csv(
             let parsed = csvio::transaction_from_row(fields, currency, now).map(Event::Transaction);
             intake.push(line, &row_text(fields), parsed)
         })?,
-        Err(FileError::MissingColumn { .. }) if open(&LABEL_COLUMNS, &[]).is_ok() => {
-            open(&LABEL_COLUMNS, &[])?.for_each(|line, fields| {
+        Err(missing @ FileError::MissingColumn { .. }) => match open(&LABEL_COLUMNS, &[]) {
+            Ok(file) => file.for_each(|line, fields| {
                 intake.push(line, &row_text(fields), csvio::label_from_row(fields, now).map(Event::Label))
-            })?
-        }
+            })?,
+            // Neither kind: the transactions error names what is missing.
+            Err(_) => return Err(missing.into()),
+        },
         Err(e) => return Err(e.into()),
     }
     Ok(intake)
