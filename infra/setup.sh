@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Installs the local stand-ins for the cloud, all under the repo and ignored by git:
-#   .venv/               moto (AWS), from infra/local/requirements.txt
+#   .venv/               moto (AWS), aws-sam-cli and cfn-lint, from infra/local/requirements.txt
+#                        (with --build: cargo-lambda too, which `sam build` needs)
 #   .tools/tansu/bin/    tansu, a Kafka-protocol broker (MSK), built from crates.io
 # Idempotent: what is already installed is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import moto, flask" 2>/dev/null; }; then
+if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import moto, flask" 2>/dev/null \
+        && [ -x .venv/bin/sam ] && [ -x .venv/bin/cfn-lint ]; }; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
-    echo "moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') installed in .venv"
+    echo "moto $(.venv/bin/python -c 'import moto; print(moto.__version__)'), $(.venv/bin/sam --version), cfn-lint installed in .venv"
+fi
+
+if [ "${1:-}" = "--build" ] && [ ! -x .venv/bin/cargo-lambda ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
+    echo "cargo-lambda installed in .venv (put .venv/bin on PATH for sam build)"
 fi
 
 TANSU_VERSION=0.6.0

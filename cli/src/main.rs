@@ -5,6 +5,7 @@ mod demo;
 mod evaluate;
 mod files;
 mod generate;
+mod local;
 mod replay;
 
 use anyhow::Result;
@@ -76,10 +77,30 @@ enum Command {
         labels: Option<PathBuf>,
     },
     /// Generate a few weeks of payments, score them through the full core, and show
-    /// what an analyst would see.
+    /// what an analyst would see. With --local-aws: the deployed pipeline instead, on a
+    /// local AWS (moto) built from template.yaml, from the producer API to the ops inbox.
     Demo {
         #[command(flatten)]
         spec: generate::Spec,
+        /// Run the whole serverless pipeline on moto (AWS_ENDPOINT_URL, or one it starts).
+        #[arg(long)]
+        local_aws: bool,
+        /// With --local-aws: how many of the simulated transactions to send.
+        #[arg(long, default_value_t = 2000)]
+        transactions: usize,
+        /// With --local-aws: transactions per second offered to the API (0: as fast as it takes them).
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// With --local-aws: events per API request.
+        #[arg(long, default_value_t = 20)]
+        request_size: usize,
+    },
+    /// Create template.yaml's resources on a local AWS (moto) and print each function's
+    /// environment as shell exports, for `cargo lambda watch` and `cargo lambda invoke`.
+    Stack {
+        /// The moto endpoint.
+        #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:5000")]
+        endpoint: String,
     },
 }
 
@@ -98,6 +119,11 @@ fn main() -> Result<()> {
             evaluate::eval(&transactions, &scores, test_from, test_days, top_k)
         }
         Command::Generate { spec, out, labels } => generate::write(&spec, &out, labels.as_deref()),
-        Command::Demo { spec } => demo::run(&spec),
+        Command::Demo { spec, local_aws: false, .. } => demo::run(&spec),
+        Command::Demo { spec, local_aws: true, transactions, rate, request_size } => {
+            let rate = (rate > 0.0).then_some(rate);
+            local::demo(&spec, &local::LocalDemo { transactions, rate, request_size })
+        }
+        Command::Stack { endpoint } => local::stack(&endpoint),
     }
 }

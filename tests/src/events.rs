@@ -143,20 +143,5 @@ pub fn s3_put(bucket: &str, key: &str, size: usize) -> Value {
 
 /// `POST /transactions` through an HTTP API (payload format 2.0).
 pub fn api_post(body: &str) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "POST /transactions",
-        "rawPath": "/transactions",
-        "rawQueryString": "",
-        "headers": { "content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com" },
-        "requestContext": {
-            "accountId": ACCOUNT, "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": { "method": "POST", "path": "/transactions", "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "curl/8.5.0" },
-            "requestId": "JKJaXmPLvHcESHA=", "routeKey": "POST /transactions", "stage": "$default",
-            "time": "01/May/2018:09:30:00 +0000", "timeEpoch": 1_525_167_000_000i64,
-        },
-        "body": body,
-        "isBase64Encoded": false,
-    })
+    vigil_local::e2e::api_request(body)
 }

@@ -4,7 +4,7 @@
 
 pub mod events;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
@@ -12,77 +12,32 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The workspace root (this crate lives in `tests/`).
-pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+pub use vigil_local::moto::workspace;
+use vigil_local::moto::{free_port, wait_for};
 
-/// The Python that has moto: `VIGIL_PYTHON`, the repo's venv (`infra/setup.sh`), or
-/// `python3` on PATH.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIGIL_PYTHON") {
-        return p.into();
-    }
-    let venv = workspace().join(".venv/bin/python");
-    if venv.exists() { venv } else { "python3".into() }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// A moto server for this test; killed when dropped.
+/// A moto server for this test (vigil-local's guard); killed when dropped.
 pub struct Moto {
-    child: Child,
+    _server: vigil_local::moto::Moto,
     pub endpoint: String,
 }
 
 impl Moto {
     pub fn start() -> Moto {
-        let port = free_port();
-        // moto logs each request and its tracebacks to stderr: kept for a failing test.
-        let log = std::env::temp_dir().join(format!("vigil-moto-{port}.log"));
-        let stderr = std::fs::File::create(&log).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
-        eprintln!("moto on port {port}, log {}", log.display());
-        let child = Command::new(python())
-            .arg(workspace().join("infra/local/moto_server.py"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto ({e}); run `bash infra/setup.sh` first"));
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "moto");
-        moto
+        let server = vigil_local::moto::Moto::start().unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("moto at {}", server.endpoint);
+        Moto { endpoint: server.endpoint.clone(), _server: server }
     }
 
     /// SDK configuration pointing every client at this server.
     pub async fn config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "moto",
-            ))
-            .load()
-            .await
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        vigil_local::moto::config(&self.endpoint).await
     }
 }
 
@@ -93,14 +48,6 @@ fn tansu() -> PathBuf {
     }
     let local = workspace().join(".tools/tansu/bin/tansu");
     if local.exists() { local } else { "tansu".into() }
-}
-
-fn wait_for(addr: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {addr} within 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A Kafka-protocol broker (tansu, in-memory storage) for this test; killed when dropped.
@@ -121,7 +68,7 @@ impl Kafka {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tansu ({e}); run `bash infra/setup.sh` first"));
         let kafka = Kafka { child, broker: format!("127.0.0.1:{port}") };
-        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "tansu");
+        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "tansu").unwrap_or_else(|e| panic!("{e}"));
         kafka
     }
 }
@@ -401,22 +348,16 @@ impl Aws {
 impl Aws {
     /// The scorer's handler on these clients, with the shipped model.
     pub fn scorer(&self) -> vigil_shared::aws::lambda::ScorerHandler {
-        let at = vigil_shared::aws::lambda::ScorerResources {
+        let at = vigil_shared::aws::lambda::ScorerConfig {
             table: TABLE.into(),
             lake_bucket: LAKE.into(),
             quarantine_bucket: QUARANTINE.into(),
             event_bus: BUS.into(),
+            currency: vigil_shared::Currency::USD,
         };
         let model = vigil_shared::Model::embedded().expect("shipped model");
         let (dynamodb, s3, eventbridge) = (self.dynamodb.clone(), self.s3.clone(), self.eventbridge.clone());
-        vigil_shared::aws::lambda::ScorerHandler::new(
-            dynamodb,
-            s3,
-            eventbridge,
-            at,
-            model,
-            vigil_shared::Currency::USD,
-        )
+        vigil_shared::aws::lambda::ScorerHandler::new(dynamodb, s3, eventbridge, at, model)
     }
 
     /// The alert bus, with a rule copying every Vigil event to a queue; the queue's URL.

@@ -72,16 +72,37 @@ pub enum HandlerError {
     Intake(#[from] IntakeError),
 }
 
-fn var(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).map_err(|_| ConfigError::Missing(name))
+/// Where a function's configuration comes from: the process environment in Lambda; the
+/// template's resolved environment when the local stack runs the functions in process.
+pub trait Vars {
+    fn get(&self, name: &str) -> Option<String>;
 }
 
-fn default_currency() -> Result<Currency, ConfigError> {
-    match std::env::var(env::DEFAULT_CURRENCY) {
-        Ok(code) => {
+/// The process environment (what Lambda sets from the template).
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Vars for std::collections::BTreeMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+fn var(vars: &dyn Vars, name: &'static str) -> Result<String, ConfigError> {
+    vars.get(name).ok_or(ConfigError::Missing(name))
+}
+
+fn default_currency(vars: &dyn Vars) -> Result<Currency, ConfigError> {
+    match vars.get(env::DEFAULT_CURRENCY) {
+        Some(code) => {
             Currency::parse(&code).map_err(|e| ConfigError::Invalid(env::DEFAULT_CURRENCY, e.to_string()))
         }
-        Err(_) => Ok(Currency::USD),
+        None => Ok(Currency::USD),
     }
 }
 
@@ -92,34 +113,40 @@ pub struct ScorerHandler {
     pub pipeline: ScorerPipeline,
 }
 
-/// The resources the scorer writes to, by name.
-pub struct ScorerResources {
+/// The scorer's configuration: the resources it writes to, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScorerConfig {
     pub table: String,
     pub lake_bucket: String,
     pub quarantine_bucket: String,
     pub event_bus: String,
+    pub currency: Currency,
 }
 
-impl ScorerResources {
-    pub fn from_env() -> Result<Self, ConfigError> {
+impl ScorerConfig {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            table: var(env::TABLE)?,
-            lake_bucket: var(env::LAKE_BUCKET)?,
-            quarantine_bucket: var(env::QUARANTINE_BUCKET)?,
-            event_bus: var(env::EVENT_BUS)?,
+            table: var(vars, env::TABLE)?,
+            lake_bucket: var(vars, env::LAKE_BUCKET)?,
+            quarantine_bucket: var(vars, env::QUARANTINE_BUCKET)?,
+            event_bus: var(vars, env::EVENT_BUS)?,
+            currency: default_currency(vars)?,
         })
     }
 }
 
 impl ScorerHandler {
     pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Self::from_vars(config, &ProcessEnv)
+    }
+
+    pub fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
             aws_sdk_dynamodb::Client::new(config),
             s3::client(config),
             aws_sdk_eventbridge::Client::new(config),
-            ScorerResources::from_env()?,
+            ScorerConfig::from_vars(vars)?,
             Model::embedded()?,
-            default_currency()?,
         ))
     }
 
@@ -128,9 +155,8 @@ impl ScorerHandler {
         dynamodb: aws_sdk_dynamodb::Client,
         s3: aws_sdk_s3::Client,
         eventbridge: aws_sdk_eventbridge::Client,
-        at: ScorerResources,
+        at: ScorerConfig,
         model: Model,
-        currency: Currency,
     ) -> Self {
         Self {
             pipeline: Pipeline {
@@ -138,7 +164,7 @@ impl ScorerHandler {
                 quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
                 archive: S3Lake::new(s3, at.lake_bucket),
                 alerts: EventBridgeAlerts::new(eventbridge, at.event_bus),
-                currency,
+                currency: at.currency,
             },
         }
     }
@@ -265,15 +291,34 @@ pub struct AlertsHandler {
     pub notifier: SnsNotifier,
 }
 
+/// The alerts function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsConfig {
+    pub table: String,
+    pub topic_medium: String,
+    pub topic_high: String,
+}
+
+impl AlertsConfig {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: var(vars, env::TABLE)?,
+            topic_medium: var(vars, env::TOPIC_MEDIUM)?,
+            topic_high: var(vars, env::TOPIC_HIGH)?,
+        })
+    }
+}
+
 impl AlertsHandler {
     pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Self::from_vars(config, &ProcessEnv)
+    }
+
+    pub fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
+        let at = AlertsConfig::from_vars(vars)?;
         Ok(Self {
-            ledger: DynamoAlertLedger::new(aws_sdk_dynamodb::Client::new(config), var(env::TABLE)?),
-            notifier: SnsNotifier::new(
-                aws_sdk_sns::Client::new(config),
-                var(env::TOPIC_MEDIUM)?,
-                var(env::TOPIC_HIGH)?,
-            ),
+            ledger: DynamoAlertLedger::new(aws_sdk_dynamodb::Client::new(config), at.table),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), at.topic_medium, at.topic_high),
         })
     }
 
@@ -327,37 +372,86 @@ impl Publisher for StreamPublisher {
     }
 }
 
-impl ProducerHandler<StreamPublisher> {
-    pub async fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
-        let s3 = s3::client(config);
-        let publisher = match std::env::var(env::KAFKA_BROKERS) {
-            Ok(brokers) => {
-                let auth = match std::env::var(env::KAFKA_AUTH).as_deref() {
-                    Ok("plaintext") => KafkaAuth::Plaintext,
-                    Ok("iam") | Err(_) => KafkaAuth::MskIam { region: var("AWS_REGION")? },
-                    Ok(other) => {
+/// Where the producer publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamConfig {
+    Kinesis {
+        stream: String,
+    },
+    /// MSK or another Kafka: bootstrap brokers, topic, and whether to use IAM over TLS.
+    Kafka {
+        brokers: Vec<String>,
+        topic: String,
+        iam: bool,
+    },
+}
+
+/// The producer's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerConfig {
+    pub stream: StreamConfig,
+    pub quarantine_bucket: String,
+    pub currency: Currency,
+}
+
+impl ProducerConfig {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
+        let stream = match vars.get(env::KAFKA_BROKERS) {
+            Some(brokers) => StreamConfig::Kafka {
+                brokers: brokers.split(',').map(str::trim).map(str::to_owned).collect(),
+                topic: var(vars, env::KAFKA_TOPIC)?,
+                iam: match vars.get(env::KAFKA_AUTH).as_deref() {
+                    Some("iam") | None => true,
+                    Some("plaintext") => false,
+                    Some(other) => {
                         return Err(ConfigError::Invalid(
                             env::KAFKA_AUTH,
                             format!("`{other}`: iam or plaintext"),
                         ));
                     }
+                },
+            },
+            None => StreamConfig::Kinesis { stream: var(vars, env::STREAM)? },
+        };
+        Ok(Self {
+            stream,
+            quarantine_bucket: var(vars, env::QUARANTINE_BUCKET)?,
+            currency: default_currency(vars)?,
+        })
+    }
+}
+
+impl ProducerHandler<StreamPublisher> {
+    pub async fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Self::from_vars(config, &ProcessEnv).await
+    }
+
+    /// Connects to the stream (Kafka: fetches the topic's partitions).
+    pub async fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
+        let at = ProducerConfig::from_vars(vars)?;
+        let s3 = s3::client(config);
+        let publisher = match at.stream {
+            StreamConfig::Kafka { brokers, topic, iam } => {
+                let auth = if iam {
+                    let region = config.region().ok_or(ConfigError::Missing("AWS_REGION"))?;
+                    KafkaAuth::MskIam { region: region.to_string() }
+                } else {
+                    KafkaAuth::Plaintext
                 };
-                let brokers = brokers.split(',').map(str::trim).map(str::to_owned).collect();
-                let kafka = KafkaPublisher::connect(brokers, &var(env::KAFKA_TOPIC)?, auth)
+                let kafka = KafkaPublisher::connect(brokers, &topic, auth)
                     .await
                     .map_err(|e| ConfigError::Invalid(env::KAFKA_BROKERS, e.to_string()))?;
                 StreamPublisher::Kafka(kafka)
             }
-            Err(_) => StreamPublisher::Kinesis(KinesisPublisher::new(
-                aws_sdk_kinesis::Client::new(config),
-                var(env::STREAM)?,
-            )),
+            StreamConfig::Kinesis { stream } => {
+                StreamPublisher::Kinesis(KinesisPublisher::new(aws_sdk_kinesis::Client::new(config), stream))
+            }
         };
         Ok(Self {
             publisher,
-            quarantine: S3Quarantine::new(s3.clone(), var(env::QUARANTINE_BUCKET)?),
+            quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
             s3,
-            currency: default_currency()?,
+            currency: at.currency,
         })
     }
 }

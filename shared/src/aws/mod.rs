@@ -17,11 +17,6 @@ pub async fn config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// True when `AWS_ENDPOINT_URL` sends every client to a local stand-in.
-pub fn local_endpoint() -> bool {
-    std::env::var_os("AWS_ENDPOINT_URL").is_some()
-}
-
 /// An SDK error with its causes: the SDK's own `Display` says only "service error".
 pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();

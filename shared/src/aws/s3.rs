@@ -2,7 +2,7 @@
 //! `labels/dt=…/<batch>.parquet`), quarantined records (JSON lines), and reading the
 //! batch files upstream systems drop for the producer.
 
-use super::{PARALLELISM, describe, local_endpoint};
+use super::{PARALLELISM, describe};
 use crate::alert::DeliveryError;
 use crate::archive::{DecisionArchive, parquet};
 use crate::batch::{Quarantine, Quarantined};
@@ -16,10 +16,11 @@ use chrono::{NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::BTreeMap;
 
-/// An S3 client; path-style addressing when talking to a local endpoint (moto has no
-/// virtual-host DNS).
+/// An S3 client; path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`,
+/// a local stand-in: moto has no virtual-host DNS).
 pub fn client(config: &aws_config::SdkConfig) -> Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(local_endpoint()).build();
+    let local = config.endpoint_url().is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(local).build();
     Client::from_conf(s3)
 }
 

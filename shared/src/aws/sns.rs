@@ -1,5 +1,6 @@
 //! SNS: the alerts function's message to the operations team, on the topic for the
-//! alert's severity, with attributes (severity, verdict, rule codes) for filter policies.
+//! alert's severity, with attributes (severity, verdict, rule codes, transaction id) for
+//! filter policies and for tracing an alert back to its decision.
 
 use super::{chunks, describe, retry_failed};
 use crate::alert::{Alert, DeliveryError, Notifier, Severity};
@@ -51,6 +52,7 @@ impl SnsNotifier {
             .message(alert.to_string())
             .message_attributes("severity", attribute("String", alert.severity.as_str().to_owned())?)
             .message_attributes("verdict", attribute("String", alert.verdict.to_string())?)
+            .message_attributes("transaction_id", attribute("String", alert.transaction_id.to_string())?)
             .message_attributes(
                 "rule_codes",
                 attribute("String.Array", serde_json::to_string(&rules).unwrap_or_default())?,

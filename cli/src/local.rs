@@ -1,0 +1,179 @@
+//! `vigil demo --local-aws` and `vigil stack`: the deployed pipeline on a local AWS (moto),
+//! built from template.yaml.
+
+use crate::demo::simulated;
+use crate::generate::Spec;
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use vigil_local::e2e::{self, Options, Report};
+use vigil_local::{LocalStack, Template, moto};
+use vigil_shared::Event;
+
+/// Stack name used locally (resources are named `vigil-…`).
+const STACK: &str = "vigil";
+/// Stand-ins for the e-mail subscriptions: their inboxes become SQS queues.
+const OPS: &str = "ops@vigil.example";
+const COMPLIANCE: &str = "compliance@vigil.example";
+
+/// moto at `AWS_ENDPOINT_URL`, or one started for this run (stopped on drop).
+fn local_aws() -> Result<(Option<moto::Moto>, String)> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(endpoint) => Ok((None, endpoint)),
+        Err(_) => {
+            let moto = moto::Moto::start().map_err(anyhow::Error::msg)?;
+            let endpoint = moto.endpoint.clone();
+            Ok((Some(moto), endpoint))
+        }
+    }
+}
+
+async fn create_stack(config: &aws_config::SdkConfig) -> Result<LocalStack> {
+    let template = Template::load(&vigil_local::template_path())?;
+    let parameters = BTreeMap::from([
+        ("AlertEmail".to_owned(), OPS.to_owned()),
+        ("ComplianceEmail".to_owned(), COMPLIANCE.to_owned()),
+    ]);
+    LocalStack::create(config, template, STACK, &parameters)
+        .await
+        .context("creating the stack from template.yaml")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// `vigil stack`: the template's resources on moto at `endpoint`, and each function's
+/// environment as shell exports (for `cargo lambda watch`).
+pub fn stack(endpoint: &str) -> Result<()> {
+    runtime()?.block_on(async {
+        let config = moto::config(endpoint).await;
+        let stack = create_stack(&config).await?;
+        println!("# stack `{STACK}` on {endpoint}, from template.yaml");
+        for binary in ["scorer", "alerts", "producer"] {
+            let function = stack.function(binary).context("function missing from template.yaml")?;
+            println!("\n# {binary} ({})", function.id);
+            for (name, value) in stack.environment(&function)? {
+                println!("export {name}={value}");
+            }
+        }
+        println!("\n# outputs");
+        for (name, value) in stack.outputs()? {
+            println!("# {name} = {value}");
+        }
+        for (endpoint, queue) in &stack.inboxes {
+            println!("# inbox for {endpoint}: {queue}");
+        }
+        Ok(())
+    })
+}
+
+pub struct LocalDemo {
+    pub transactions: usize,
+    pub rate: Option<f64>,
+    pub request_size: usize,
+}
+
+/// `vigil demo --local-aws`.
+pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
+    let (txs, _labels) = simulated(spec)?;
+    let mut payloads: Vec<String> =
+        txs.valid.iter().take(run.transactions).map(|t| Event::Transaction(t.clone()).to_json()).collect();
+    // One request in a hundred carries a record the producer must refuse (and say why).
+    for i in (0..payloads.len()).step_by(100).skip(1) {
+        payloads.insert(i, format!(r#"{{"transaction_id":"bad-{i}","amount":"-1"}}"#));
+    }
+    let (_moto, endpoint) = local_aws()?;
+    runtime()?.block_on(async {
+        let config = moto::config(&endpoint).await;
+        println!("Vigil on a local AWS ({endpoint}): creating the stack from template.yaml…");
+        let stack = create_stack(&config).await?;
+        for source in &stack.stream_sources {
+            println!(
+                "  {} ← {} (batch {}, window {:?}, retries {:?}, bisect {}, on failure → {})",
+                source.function,
+                source.stream,
+                source.batch_size,
+                source.window,
+                source.max_retries,
+                source.bisect,
+                source.on_failure.as_deref().unwrap_or("-")
+            );
+        }
+        println!(
+            "Posting {} events to the producer API ({} per request{})…",
+            payloads.len(),
+            run.request_size,
+            run.rate.map(|r| format!(", {r:.0}/s")).unwrap_or_default()
+        );
+        let bar = ProgressBar::new(payloads.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} scored {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let options = Options {
+            request_size: run.request_size,
+            rate: run.rate,
+            drain_timeout: Duration::from_secs(120),
+            ops_endpoint: OPS.to_owned(),
+        };
+        let report = e2e::run(&config, &stack, &payloads, &options, &|s| {
+            bar.set_position(s.scored as u64);
+            bar.set_message(format!("· {} submitted · {} alerts in the ops inbox", s.submitted, s.alerts));
+        })
+        .await?;
+        bar.finish();
+        print_report(&report);
+        if !report.accounted() {
+            bail!("not every transaction is accounted for (see above)");
+        }
+        Ok(())
+    })
+}
+
+fn print_report(r: &Report) {
+    println!("\nOperations inbox (first alerts, as SNS delivers them)");
+    for alert in r.alerts.iter().take(5) {
+        println!("  Subject: {}\n  {}\n", alert.subject, alert.message.replace('\n', "\n  "));
+    }
+    println!("Accounting");
+    println!(
+        "  submitted {} = accepted {} + refused by the producer {}",
+        r.submitted, r.accepted, r.rejected
+    );
+    println!(
+        "  scorer: {} records in {} invocations, {} skipped to its DLQ",
+        r.scored, r.scorer_invocations, r.dead_lettered
+    );
+    let verdicts: Vec<String> = r.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+    println!(
+        "  decisions in the lake: {}; accepted without a decision: {}",
+        verdicts.join(", "),
+        r.undecided.len()
+    );
+    println!(
+        "  alerts: {} delivered once, {} missing, {} duplicates; dead letters: {:?}",
+        r.alerts.len(),
+        r.missing_alerts.len(),
+        r.duplicate_alerts,
+        r.dead_letters
+    );
+    let ms =
+        |d: Option<Duration>| d.map(|d| format!("{:.0} ms", d.as_secs_f64() * 1e3)).unwrap_or("-".into());
+    println!(
+        "\nLatency, producer accept → alert in the ops inbox ({} alerts): p50 {}, p99 {}, max {}",
+        r.latencies.len(),
+        ms(r.percentile(0.50)),
+        ms(r.percentile(0.99)),
+        ms(r.latencies.last().copied())
+    );
+    println!(
+        "Throughput: {} transactions end to end in {:.1} s = {:.0}/s (moto serves one request at a time: \
+         a floor for the local run, not the deployed one)",
+        r.accepted,
+        r.elapsed.as_secs_f64(),
+        r.accepted as f64 / r.elapsed.as_secs_f64().max(1e-9)
+    );
+}

@@ -1,0 +1,360 @@
+//! The whole pipeline on the local stack: transactions posted to the producer's API →
+//! Kinesis → scorer (behind the event source mapping stand-in) → lake + EventBridge →
+//! alerts → SNS → the operations inbox (an SQS queue in place of the e-mail subscription).
+//! Every transaction is accounted for, and each alert's latency measured from the
+//! producer's answer to the alert showing in the inbox.
+
+use crate::sources::{Function, Progress, run_rule_target, run_stream};
+use crate::stack::{LocalStack, describe};
+use aws_config::SdkConfig;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerHandler};
+
+/// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.
+pub fn api_request(body: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "POST /transactions",
+        "rawPath": "/transactions",
+        "rawQueryString": "",
+        "headers": { "content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com" },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": { "method": "POST", "path": "/transactions", "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "curl/8.5.0" },
+            "requestId": "JKJaXmPLvHcESHA=", "routeKey": "POST /transactions", "stage": "$default",
+            "time": "01/May/2018:09:30:00 +0000", "timeEpoch": 1_525_167_000_000i64,
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Events per API request.
+    pub request_size: usize,
+    /// Transactions per second offered to the API (`None`: as fast as it answers).
+    pub rate: Option<f64>,
+    /// Longest wait for the pipeline to drain after the last request.
+    pub drain_timeout: Duration,
+    /// The e-mail endpoint whose inbox is the operations team's.
+    pub ops_endpoint: String,
+}
+
+/// Counts as the run goes, for a progress bar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot {
+    pub submitted: usize,
+    pub scored: usize,
+    pub alerts: usize,
+}
+
+/// One alert as it reached the operations inbox.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub transaction_id: String,
+    pub subject: String,
+    pub message: String,
+    pub severity: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub submitted: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Records the scorer's event source finished with, and how many of them it gave up on.
+    pub scored: usize,
+    pub dead_lettered: usize,
+    pub scorer_invocations: usize,
+    /// Decisions in the lake by verdict, and transactions accepted with no decision there.
+    pub verdicts: BTreeMap<String, usize>,
+    pub undecided: Vec<String>,
+    /// Alerts the lake's decisions call for but the inbox never got, and repeats it got.
+    pub missing_alerts: Vec<String>,
+    pub duplicate_alerts: usize,
+    pub alerts: Vec<Received>,
+    /// Producer answer → alert in the inbox, sorted.
+    pub latencies: Vec<Duration>,
+    pub elapsed: Duration,
+    /// Messages left on the stack's dead-letter queues.
+    pub dead_letters: BTreeMap<String, usize>,
+}
+
+impl Report {
+    pub fn percentile(&self, p: f64) -> Option<Duration> {
+        let n = self.latencies.len();
+        (n > 0).then(|| self.latencies[((n as f64 * p).ceil() as usize).clamp(1, n) - 1])
+    }
+
+    /// True when every accepted transaction has a decision and every alert arrived once.
+    pub fn accounted(&self) -> bool {
+        self.undecided.is_empty()
+            && self.missing_alerts.is_empty()
+            && self.duplicate_alerts == 0
+            && self.dead_lettered == 0
+            && self.dead_letters.values().all(|n| *n == 0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("{0}")]
+    Aws(String),
+}
+
+/// The stack's functions, built as their binaries build them, from their environment.
+async fn functions(
+    config: &SdkConfig,
+    stack: &LocalStack,
+) -> Result<HashMap<String, Arc<Function>>, RunError> {
+    let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
+    let mut out = HashMap::new();
+    for binary in ["scorer", "alerts", "producer"] {
+        let resource =
+            stack.function(binary).ok_or_else(|| RunError::Setup(format!("no function {binary}")))?;
+        let env = stack.environment(&resource).map_err(|e| setup(&e))?;
+        let function = match binary {
+            "scorer" => Function::Scorer(ScorerHandler::from_vars(config, &env).map_err(|e| setup(&e))?),
+            "alerts" => Function::Alerts(AlertsHandler::from_vars(config, &env).map_err(|e| setup(&e))?),
+            _ => Function::Producer(ProducerHandler::from_vars(config, &env).await.map_err(|e| setup(&e))?),
+        };
+        out.insert(resource.id, Arc::new(function));
+    }
+    Ok(out)
+}
+
+/// Runs `payloads` (stream events as JSON) through the deployed-shaped pipeline.
+pub async fn run(
+    config: &SdkConfig,
+    stack: &LocalStack,
+    payloads: &[String],
+    options: &Options,
+    on_progress: &(dyn Fn(Snapshot) + Sync),
+) -> Result<Report, RunError> {
+    let aws = |e: &(dyn std::error::Error + 'static)| RunError::Aws(describe(e));
+    let functions = functions(config, stack).await?;
+    let kinesis = aws_sdk_kinesis::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let (stream, targets) = (Progress::default(), Progress::default());
+    let mut tasks = Vec::new();
+    for source in &stack.stream_sources {
+        let f = functions.get(&source.function).cloned();
+        let f = f.ok_or_else(|| RunError::Setup(format!("{} is not a function here", source.function)))?;
+        tasks.push(tokio::spawn(run_stream(source.clone(), kinesis.clone(), sqs.clone(), f, stream.clone())));
+    }
+    for target in &stack.rule_targets {
+        let f = functions.get(&target.function).cloned();
+        let f = f.ok_or_else(|| RunError::Setup(format!("{} is not a function here", target.function)))?;
+        tasks.push(tokio::spawn(run_rule_target(target.clone(), sqs.clone(), f, targets.clone())));
+    }
+    let inbox_url = stack
+        .inboxes
+        .get(&options.ops_endpoint)
+        .cloned()
+        .ok_or_else(|| RunError::Setup(format!("no subscription for {}", options.ops_endpoint)))?;
+    let inbox = Inbox::default();
+    let watcher = tokio::spawn(inbox.clone().watch(sqs.clone(), inbox_url, stream.stop.clone()));
+
+    // Submit.
+    let producer = stack.function("producer").map(|f| functions[&f.id].clone());
+    let producer = producer.ok_or_else(|| RunError::Setup("no producer".into()))?;
+    let started = Instant::now();
+    let mut report = Report::default();
+    let mut accepted_at: HashMap<String, Instant> = HashMap::with_capacity(payloads.len());
+    let snapshot = |submitted: usize, stream: &Progress, inbox: &Inbox| Snapshot {
+        submitted,
+        scored: stream.done.load(Ordering::SeqCst),
+        alerts: inbox.len(),
+    };
+    for chunk in payloads.chunks(options.request_size.max(1)) {
+        if let Some(rate) = options.rate {
+            let due = started + Duration::from_secs_f64(report.submitted as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let body = format!("[{}]", chunk.join(","));
+        let response = producer.invoke(api_request(&body)).await.map_err(RunError::Aws)?;
+        let now = Instant::now();
+        let answer: Value =
+            serde_json::from_str(response["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+        if response["statusCode"] != 200 {
+            return Err(RunError::Aws(format!("producer answered {}: {answer}", response["statusCode"])));
+        }
+        for item in answer["results"].as_array().into_iter().flatten() {
+            match item["status"].as_str() {
+                Some("accepted") => {
+                    report.accepted += 1;
+                    accepted_at.insert(item["transaction_id"].as_str().unwrap_or_default().to_owned(), now);
+                }
+                _ => report.rejected += 1,
+            }
+        }
+        report.submitted += chunk.len();
+        on_progress(snapshot(report.submitted, &stream, &inbox));
+    }
+
+    // Drain: every accepted record scored, then every alert its decision calls for.
+    let deadline = Instant::now() + options.drain_timeout;
+    while stream.done.load(Ordering::SeqCst) < report.accepted && Instant::now() < deadline {
+        on_progress(snapshot(report.submitted, &stream, &inbox));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let decisions = lake_decisions(config, stack).await.map_err(RunError::Aws)?;
+    let expected: Vec<&String> =
+        decisions.iter().filter(|(_, v)| v.as_str() != "ACCEPT").map(|(id, _)| id).collect();
+    while expected.iter().any(|id| !inbox.has(id)) && Instant::now() < deadline {
+        on_progress(snapshot(report.submitted, &stream, &inbox));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    report.elapsed = started.elapsed();
+    on_progress(snapshot(report.submitted, &stream, &inbox));
+    stream.stop.store(true, Ordering::SeqCst);
+    targets.stop.store(true, Ordering::SeqCst);
+    for task in tasks {
+        task.await.map_err(|e| RunError::Aws(e.to_string()))?.map_err(RunError::Aws)?;
+    }
+    watcher.await.map_err(|e| RunError::Aws(e.to_string()))?.map_err(RunError::Aws)?;
+
+    report.scored = stream.done.load(Ordering::SeqCst);
+    report.dead_lettered =
+        stream.dead_lettered.load(Ordering::SeqCst) + targets.dead_lettered.load(Ordering::SeqCst);
+    report.scorer_invocations = stream.invocations.load(Ordering::SeqCst);
+    for verdict in decisions.values() {
+        *report.verdicts.entry(verdict.clone()).or_default() += 1;
+    }
+    report.undecided = accepted_at.keys().filter(|id| !decisions.contains_key(*id)).cloned().collect();
+    report.missing_alerts = expected.iter().filter(|id| !inbox.has(id)).map(|id| (*id).clone()).collect();
+    let received = inbox.take();
+    let mut seen = HashMap::new();
+    for (alert, at) in received {
+        if seen.insert(alert.transaction_id.clone(), ()).is_some() {
+            report.duplicate_alerts += 1;
+            continue;
+        }
+        if let Some(accepted) = accepted_at.get(&alert.transaction_id) {
+            report.latencies.push(at.saturating_duration_since(*accepted));
+        }
+        report.alerts.push(alert);
+    }
+    report.latencies.sort();
+    // The template's queues are all dead-letter queues / on-failure destinations.
+    for queue in stack.template.of_kind("AWS::SQS::Queue") {
+        if let Some(physical) = stack.resources.get(&queue.id) {
+            let id = &queue.id;
+            let out = sqs
+                .get_queue_attributes()
+                .queue_url(&physical.reference)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .map_err(|e| aws(&e))?;
+            let n = out
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            report.dead_letters.insert(id.clone(), n);
+        }
+    }
+    Ok(report)
+}
+
+/// Transaction id → verdict, from every decisions object in the lake.
+async fn lake_decisions(config: &SdkConfig, stack: &LocalStack) -> Result<HashMap<String, String>, String> {
+    let s3 = vigil_shared::aws::s3::client(config);
+    let bucket = stack.resources.get("LakeBucket").map(|p| p.reference.clone()).ok_or("no LakeBucket")?;
+    let mut out = HashMap::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix("decisions/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        for key in page.contents().iter().filter_map(|o| o.key()) {
+            let bytes = vigil_shared::aws::s3::get(&s3, &bucket, key).await.map_err(|e| e.to_string())?;
+            for row in vigil_shared::archive::parquet::text_rows(bytes).map_err(|e| e.to_string())? {
+                let field = |name: &str| row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                if let (Some(id), Some(verdict)) = (field("transaction_id"), field("verdict")) {
+                    out.insert(id, verdict);
+                }
+            }
+        }
+        match page.next_continuation_token {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The operations inbox as the run reads it: each alert with when it showed up.
+#[derive(Clone, Default)]
+struct Inbox {
+    received: Arc<Mutex<(Vec<(Received, Instant)>, HashSet<String>)>>,
+}
+
+impl Inbox {
+    fn len(&self) -> usize {
+        self.received.lock().map(|r| r.0.len()).unwrap_or(0)
+    }
+
+    fn has(&self, transaction_id: &str) -> bool {
+        self.received.lock().is_ok_and(|r| r.1.contains(transaction_id))
+    }
+
+    fn take(&self) -> Vec<(Received, Instant)> {
+        self.received.lock().map(|mut r| std::mem::take(&mut r.0)).unwrap_or_default()
+    }
+
+    /// Reads SNS deliveries off the queue until `stop` is set and the queue is empty.
+    async fn watch(
+        self,
+        sqs: aws_sdk_sqs::Client,
+        url: String,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<(), String> {
+        loop {
+            let got = sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await;
+            let messages = got.map_err(|e| describe(&e))?.messages.unwrap_or_default();
+            let now = Instant::now();
+            if messages.is_empty() {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            for m in messages {
+                // The SNS envelope: Subject, Message, MessageAttributes.
+                let envelope: Value = serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
+                let attribute = |name: &str| {
+                    envelope["MessageAttributes"][name]["Value"].as_str().unwrap_or_default().to_owned()
+                };
+                let alert = Received {
+                    transaction_id: attribute("transaction_id"),
+                    severity: attribute("severity"),
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                    message: envelope["Message"].as_str().unwrap_or_default().to_owned(),
+                };
+                if let Ok(mut r) = self.received.lock() {
+                    r.1.insert(alert.transaction_id.clone());
+                    r.0.push((alert, now));
+                }
+                if let Some(handle) = m.receipt_handle() {
+                    let out = sqs.delete_message().queue_url(&url).receipt_handle(handle).send().await;
+                    out.map_err(|e| describe(&e))?;
+                }
+            }
+        }
+    }
+}

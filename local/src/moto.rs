@@ -1,0 +1,85 @@
+//! moto, the local AWS: started on a free loopback port, waited for, killed on drop.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root (this crate lives in `local/`).
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Python that has moto: `VIGIL_PYTHON`, the repo's venv (`infra/setup.sh`), or
+/// `python3` on PATH.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("VIGIL_PYTHON") {
+        return p.into();
+    }
+    let venv = workspace().join(".venv/bin/python");
+    if venv.exists() { venv } else { "python3".into() }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something listens on `addr` (30 s at most).
+pub fn wait_for(addr: SocketAddr, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{what} did not listen on {addr} within 30 s"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// A moto server; killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `infra/local/moto_server.py` (moto with Vigil's fixes) on a free port; its
+    /// log, with each request and any traceback, goes to the temp directory.
+    pub fn start() -> Result<Moto, String> {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("vigil-moto-{port}.log"));
+        let stderr = std::fs::File::create(&log).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
+        tracing::info!(port, log = %log.display(), "starting moto");
+        let child = Command::new(python())
+            .arg(workspace().join("infra/local/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot start moto ({e}); run `bash infra/setup.sh` first"))?;
+        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "moto")?;
+        Ok(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// SDK configuration sending every client to `endpoint` with test credentials.
+pub async fn config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"))
+        .load()
+        .await
+}

@@ -1,0 +1,338 @@
+//! What Lambda does around the functions, done in process against the local AWS: a Kinesis
+//! event source mapping (batch size and window, batch item failures, retries, bisection,
+//! record age, on-failure destination) and EventBridge's asynchronous invocation (retries,
+//! on-failure destination). The functions are the same handlers the binaries run.
+
+use crate::stack::{RuleTarget, StreamSource, describe};
+use aws_lambda_events::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_sdk_kinesis::types::ShardIteratorType;
+use chrono::Utc;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerHandler, StreamPublisher};
+
+/// How often an idle source looks for new records or messages.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// A function as Lambda invokes it: a JSON event in, a JSON result or an error out.
+pub enum Function {
+    Scorer(ScorerHandler),
+    Alerts(AlertsHandler),
+    Producer(ProducerHandler<StreamPublisher>),
+}
+
+impl Function {
+    pub async fn invoke(&self, event: Value) -> Result<Value, String> {
+        match self {
+            Function::Scorer(h) => {
+                let raw = serde_json::value::to_raw_value(&event).map_err(|e| e.to_string())?;
+                h.handle(raw).await.map_err(|e| e.to_string())
+            }
+            Function::Alerts(h) => {
+                let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                let outcome = h.handle(event).await.map_err(|e| e.to_string())?;
+                Ok(json!(format!("{outcome:?}")))
+            }
+            Function::Producer(h) => h.handle(event).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Records a source has finished with (processed or sent to its on-failure destination),
+/// and a flag that stops it once it is idle.
+#[derive(Debug, Default, Clone)]
+pub struct Progress {
+    pub done: Arc<AtomicUsize>,
+    pub dead_lettered: Arc<AtomicUsize>,
+    pub invocations: Arc<AtomicUsize>,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Progress {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs a Kinesis event source mapping over every shard until `progress.stop` is set and
+/// the shards have nothing more.
+pub async fn run_stream(
+    source: StreamSource,
+    kinesis: aws_sdk_kinesis::Client,
+    sqs: aws_sdk_sqs::Client,
+    function: Arc<Function>,
+    progress: Progress,
+) -> Result<(), String> {
+    let shards = kinesis.list_shards().stream_name(&source.stream).send().await.map_err(|e| describe(&e))?;
+    let tasks: Vec<_> = shards
+        .shards()
+        .iter()
+        .map(|shard| {
+            let shard = Shard {
+                source: source.clone(),
+                id: shard.shard_id().to_owned(),
+                kinesis: kinesis.clone(),
+                sqs: sqs.clone(),
+                function: function.clone(),
+                progress: progress.clone(),
+            };
+            tokio::spawn(shard.run())
+        })
+        .collect();
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+struct Shard {
+    source: StreamSource,
+    id: String,
+    kinesis: aws_sdk_kinesis::Client,
+    sqs: aws_sdk_sqs::Client,
+    function: Arc<Function>,
+    progress: Progress,
+}
+
+impl Shard {
+    async fn run(self) -> Result<(), String> {
+        let mut iterator = self
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(&self.source.stream)
+            .shard_id(&self.id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?
+            .shard_iterator;
+        let mut pending: VecDeque<KinesisEventRecord> = VecDeque::new();
+        let mut first_seen: Option<Instant> = None;
+        loop {
+            // Fill the batch: up to the batch size, or until the window since the first
+            // record closes, or the shard has no more.
+            let mut drained = false;
+            while pending.len() < self.source.batch_size {
+                let Some(it) = iterator.clone() else { break };
+                let limit = (self.source.batch_size - pending.len()).min(10_000) as i32;
+                let page = self.kinesis.get_records().shard_iterator(it).limit(limit).send().await;
+                let page = page.map_err(|e| describe(&e))?;
+                iterator = page.next_shard_iterator.clone();
+                if page.records().is_empty() {
+                    drained = true;
+                    break;
+                }
+                first_seen.get_or_insert_with(Instant::now);
+                pending.extend(page.records().iter().map(|r| self.event_record(r)));
+            }
+            let window_open = first_seen.is_some_and(|t| t.elapsed() < self.source.window);
+            if pending.is_empty() || (drained && window_open && pending.len() < self.source.batch_size) {
+                if pending.is_empty() && self.progress.stopping() {
+                    return Ok(());
+                }
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+            let batch: Vec<KinesisEventRecord> =
+                pending.drain(..pending.len().min(self.source.batch_size)).collect();
+            self.deliver(batch).await?;
+            first_seen = (!pending.is_empty()).then(Instant::now);
+        }
+    }
+
+    fn event_record(&self, r: &aws_sdk_kinesis::types::Record) -> KinesisEventRecord {
+        let arrival =
+            r.approximate_arrival_timestamp().map(|t| t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9);
+        serde_json::from_value(json!({
+            "awsRegion": "us-east-1",
+            "eventID": format!("{}:{}", self.id, r.sequence_number()),
+            "eventName": "aws:kinesis:record",
+            "eventSource": "aws:kinesis",
+            "eventSourceARN": self.source.stream_arn,
+            "eventVersion": "1.0",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/local",
+            "kinesis": {
+                "approximateArrivalTimestamp": arrival.unwrap_or_default(),
+                "data": base64_encode(r.data().as_ref()),
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": r.partition_key(),
+                "sequenceNumber": r.sequence_number(),
+            }
+        }))
+        .expect("a well-formed Kinesis record")
+    }
+
+    /// Invokes until every record of `batch` is done, as Lambda's event source mapping
+    /// does: a reported item failure retries from that record; a function error retries
+    /// the batch (halved when bisecting); spent retries or age send the records' range
+    /// to the on-failure destination.
+    async fn deliver(&self, batch: Vec<KinesisEventRecord>) -> Result<(), String> {
+        let mut work: VecDeque<(Vec<KinesisEventRecord>, u32)> = VecDeque::from([(batch, 0)]);
+        while let Some((records, attempts)) = work.pop_front() {
+            if records.is_empty() {
+                continue;
+            }
+            let expired = self.source.max_record_age.is_some_and(|age| {
+                let oldest = records[0].kinesis.approximate_arrival_timestamp.0;
+                (Utc::now() - oldest).to_std().is_ok_and(|a| a > age)
+            });
+            let retries_spent = self.source.max_retries.is_some_and(|max| attempts > max);
+            if expired || retries_spent {
+                self.dead_letter(
+                    &records,
+                    if expired { "RecordAgeExceeded" } else { "RetryAttemptsExhausted" },
+                )
+                .await?;
+                continue;
+            }
+            let n = records.len();
+            let mut event = KinesisEvent::default();
+            event.records = records.clone();
+            let event = serde_json::to_value(event).map_err(|e| e.to_string())?;
+            self.progress.invocations.fetch_add(1, Ordering::SeqCst);
+            match self.function.invoke(event).await {
+                Ok(response) => {
+                    let failed = response["batchItemFailures"]
+                        .as_array()
+                        .and_then(|f| f.first())
+                        .and_then(|f| f["itemIdentifier"].as_str())
+                        .filter(|_| self.source.reports_item_failures);
+                    match failed.and_then(|id| records.iter().position(|r| r.kinesis.sequence_number == id)) {
+                        None => {
+                            self.progress.done.fetch_add(n, Ordering::SeqCst);
+                        }
+                        Some(at) => {
+                            self.progress.done.fetch_add(at, Ordering::SeqCst);
+                            tracing::warn!(shard = %self.id, retry_from = at, "batch item failure: retrying from it");
+                            tokio::time::sleep(IDLE_POLL).await;
+                            work.push_front((records[at..].to_vec(), attempts + 1));
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(shard = %self.id, %error, records = n, "function error: retrying the batch");
+                    tokio::time::sleep(IDLE_POLL).await;
+                    if self.source.bisect && n > 1 {
+                        let (a, b) = records.split_at(n / 2);
+                        work.push_front((b.to_vec(), attempts + 1));
+                        work.push_front((a.to_vec(), attempts + 1));
+                    } else {
+                        work.push_front((records, attempts + 1));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What Lambda sends an on-failure destination: where the records are, not the records.
+    async fn dead_letter(&self, records: &[KinesisEventRecord], condition: &str) -> Result<(), String> {
+        let body = json!({
+            "requestContext": { "condition": condition, "functionArn": self.source.function },
+            "version": "1.0",
+            "timestamp": Utc::now().to_rfc3339(),
+            "KinesisBatchInfo": {
+                "shardId": self.id,
+                "startSequenceNumber": records[0].kinesis.sequence_number,
+                "endSequenceNumber": records[records.len() - 1].kinesis.sequence_number,
+                "batchSize": records.len(),
+                "streamArn": self.source.stream_arn,
+            }
+        });
+        tracing::error!(shard = %self.id, condition, records = records.len(), "records skipped to the on-failure destination");
+        if let Some(url) = &self.source.on_failure {
+            let out = self.sqs.send_message().queue_url(url).message_body(body.to_string()).send().await;
+            out.map_err(|e| describe(&e))?;
+        }
+        self.progress.done.fetch_add(records.len(), Ordering::SeqCst);
+        self.progress.dead_lettered.fetch_add(records.len(), Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Invokes the function for each event a rule delivered to its tap queue, with the
+/// function's retries; an event that fails them all goes to its on-failure destination.
+pub async fn run_rule_target(
+    target: RuleTarget,
+    sqs: aws_sdk_sqs::Client,
+    function: Arc<Function>,
+    progress: Progress,
+) -> Result<(), String> {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&target.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            if progress.stopping() {
+                return Ok(());
+            }
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
+        for m in messages {
+            let body = m.body().unwrap_or_default();
+            let received: u32 = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            let event: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            progress.invocations.fetch_add(1, Ordering::SeqCst);
+            let done = match function.invoke(event).await {
+                Ok(_) => {
+                    progress.done.fetch_add(1, Ordering::SeqCst);
+                    true
+                }
+                Err(error) if received >= target.attempts => {
+                    tracing::error!(%error, "event failed every attempt: to the on-failure destination");
+                    if let Some(url) = &target.on_failure {
+                        let record = json!({
+                            "requestContext": { "condition": "RetriesExhausted", "functionArn": target.function },
+                            "requestPayload": serde_json::from_str::<Value>(body).unwrap_or(Value::Null),
+                            "responseContext": { "functionError": "Unhandled" },
+                            "responsePayload": { "errorMessage": error },
+                        });
+                        let out =
+                            sqs.send_message().queue_url(url).message_body(record.to_string()).send().await;
+                        out.map_err(|e| describe(&e))?;
+                    }
+                    progress.dead_lettered.fetch_add(1, Ordering::SeqCst);
+                    progress.done.fetch_add(1, Ordering::SeqCst);
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(%error, attempt = received, "function error: the event will be retried");
+                    // Back on the queue shortly, as Lambda retries after a delay.
+                    if let Some(handle) = m.receipt_handle() {
+                        let out = sqs
+                            .change_message_visibility()
+                            .queue_url(&target.queue_url)
+                            .receipt_handle(handle);
+                        out.visibility_timeout(1).send().await.map_err(|e| describe(&e))?;
+                    }
+                    false
+                }
+            };
+            if done && let Some(handle) = m.receipt_handle() {
+                let out =
+                    sqs.delete_message().queue_url(&target.queue_url).receipt_handle(handle).send().await;
+                out.map_err(|e| describe(&e))?;
+            }
+        }
+    }
+}

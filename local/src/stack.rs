@@ -1,0 +1,559 @@
+//! The template's resources created on a local AWS (moto), with the names and attributes
+//! the template gives them, and what Lambda would wire around the functions: each
+//! function's resolved environment, its stream event sources, the EventBridge rules that
+//! target it, and an SQS inbox standing in for each e-mail subscription.
+//!
+//! Created locally: DynamoDB tables (keys, TTL), S3 buckets (versioning), Kinesis streams,
+//! SQS queues, SNS topics and subscriptions (filter policies), EventBridge buses and rules
+//! (patterns). Named only (nothing to run locally): functions, keys, roles, alarms, logs,
+//! APIs. Encryption, IAM and alarms are checked on the template itself.
+
+use crate::template::{Physical, Resolver, Resource, Template, TemplateError};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("creating {resource}: {message}")]
+    Create { resource: String, message: String },
+}
+
+fn failed(resource: &str) -> impl Fn(String) -> StackError + '_ {
+    move |message| StackError::Create { resource: resource.to_owned(), message }
+}
+
+/// An SDK error with its causes (the SDK's `Display` alone says "service error").
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A Kinesis event source mapping, as the template configures it.
+#[derive(Debug, Clone)]
+pub struct StreamSource {
+    /// Logical id of the function it invokes.
+    pub function: String,
+    pub stream: String,
+    pub stream_arn: String,
+    pub batch_size: usize,
+    pub window: Duration,
+    /// `None`: retry until the record expires.
+    pub max_retries: Option<u32>,
+    pub max_record_age: Option<Duration>,
+    pub bisect: bool,
+    pub reports_item_failures: bool,
+    /// Queue URL of the on-failure destination.
+    pub on_failure: Option<String>,
+}
+
+/// An EventBridge rule target that is a function: locally the rule delivers to an SQS
+/// queue (moto runs no functions) and a poller invokes the function from it.
+#[derive(Debug, Clone)]
+pub struct RuleTarget {
+    pub function: String,
+    pub queue_url: String,
+    /// Attempts the function gets (1 + its `EventInvokeConfig.MaximumRetryAttempts`).
+    pub attempts: u32,
+    /// Queue URL of the function's on-failure destination.
+    pub on_failure: Option<String>,
+}
+
+/// The stack on a local AWS.
+pub struct LocalStack {
+    pub template: Template,
+    pub name: String,
+    pub parameters: BTreeMap<String, String>,
+    pub resources: BTreeMap<String, Physical>,
+    pub stream_sources: Vec<StreamSource>,
+    pub rule_targets: Vec<RuleTarget>,
+    /// E-mail endpoint → URL of the SQS queue subscribed in its place.
+    pub inboxes: BTreeMap<String, String>,
+}
+
+/// `AlertsMediumTopic` → `alerts-medium-topic`.
+fn kebab(id: &str) -> String {
+    let mut out = String::with_capacity(id.len() + 4);
+    for (i, c) in id.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The property that names a resource of this kind, where the template may set one.
+fn name_property(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "AWS::DynamoDB::Table" => "TableName",
+        "AWS::S3::Bucket" => "BucketName",
+        "AWS::Kinesis::Stream" | "AWS::Events::EventBus" | "AWS::Events::Rule" => "Name",
+        "AWS::SQS::Queue" => "QueueName",
+        "AWS::SNS::Topic" => "TopicName",
+        "AWS::Serverless::Function" | "AWS::Lambda::Function" => "FunctionName",
+        _ => return None,
+    })
+}
+
+impl LocalStack {
+    /// The stack as it would be named under `parameters` (defaults otherwise), nothing
+    /// created: enough to resolve environments and outputs.
+    pub fn planned(
+        template: Template,
+        name: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<LocalStack, StackError> {
+        let mut r = Resolver::new(&template, name, parameters);
+        for res in template.resources() {
+            if r.exists(&res)? {
+                let physical = plan(&r, &res)?;
+                r.resources.insert(res.id.clone(), physical);
+            }
+        }
+        let (parameters, resources) = (r.parameters.clone(), r.resources.clone());
+        drop(r);
+        Ok(LocalStack {
+            template,
+            name: name.to_owned(),
+            parameters,
+            resources,
+            stream_sources: Vec::new(),
+            rule_targets: Vec::new(),
+            inboxes: BTreeMap::new(),
+        })
+    }
+
+    /// Creates the template's resources under `parameters` (defaults otherwise).
+    pub async fn create(
+        config: &SdkConfig,
+        template: Template,
+        name: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<LocalStack, StackError> {
+        let mut stack = LocalStack::planned(template, name, parameters)?;
+        let clients = Clients::new(config);
+        let (mut rule_targets, mut inboxes, mut stream_sources) = (Vec::new(), BTreeMap::new(), Vec::new());
+        let mut r = stack.resolver();
+        let resources: Vec<Resource> =
+            stack.template.resources().into_iter().filter(|res| r.resources.contains_key(&res.id)).collect();
+        for kind in [
+            "AWS::DynamoDB::Table",
+            "AWS::S3::Bucket",
+            "AWS::Kinesis::Stream",
+            "AWS::SQS::Queue",
+            "AWS::SNS::Topic",
+            "AWS::Events::EventBus",
+            "AWS::Events::Rule",
+            "AWS::SNS::Subscription",
+            "AWS::Lambda::EventSourceMapping",
+        ] {
+            for res in resources.iter().filter(|res| res.kind == kind) {
+                let physical = r.resources[&res.id].clone();
+                match kind {
+                    "AWS::DynamoDB::Table" => clients.table(&r, res, &physical.reference).await?,
+                    "AWS::S3::Bucket" => clients.bucket(&r, res, &physical.reference).await?,
+                    "AWS::Kinesis::Stream" => clients.stream(&r, res, &physical.reference).await?,
+                    "AWS::SQS::Queue" => {
+                        let name = &physical.attributes["QueueName"];
+                        let url = clients.queue(name).await.map_err(failed(&res.id))?;
+                        let entry = r.resources.get_mut(&res.id).expect("planned");
+                        entry.reference = url.clone();
+                        entry.attributes.insert("QueueUrl".into(), url);
+                    }
+                    "AWS::SNS::Topic" => {
+                        let name = &physical.attributes["TopicName"];
+                        let out = clients.sns.create_topic().name(name).send().await;
+                        out.map_err(|e| failed(&res.id)(describe(&e)))?;
+                    }
+                    "AWS::Events::EventBus" => {
+                        let out =
+                            clients.eventbridge.create_event_bus().name(&physical.reference).send().await;
+                        out.map_err(|e| failed(&res.id)(describe(&e)))?;
+                    }
+                    "AWS::Events::Rule" => rule_targets.extend(clients.rule(&r, res, &stack.template).await?),
+                    "AWS::SNS::Subscription" => clients.subscription(&r, res, &mut inboxes, name).await?,
+                    "AWS::Lambda::EventSourceMapping" => stream_sources.extend(stream_source(&r, res)?),
+                    _ => {}
+                }
+            }
+        }
+        let resources = std::mem::take(&mut r.resources);
+        drop(r);
+        stack.resources = resources;
+        stack.rule_targets = rule_targets;
+        stack.inboxes = inboxes;
+        stack.stream_sources = stream_sources;
+        Ok(stack)
+    }
+
+    fn resolver(&self) -> Resolver<'_> {
+        let mut r = Resolver::new(&self.template, &self.name, &self.parameters);
+        r.resources = self.resources.clone();
+        r
+    }
+
+    /// The function built from cargo-lambda binary `binary` (its logical id and resource).
+    pub fn function(&self, binary: &str) -> Option<Resource> {
+        self.template
+            .of_kind("AWS::Serverless::Function")
+            .into_iter()
+            .find(|f| Template::binary(f) == Some(binary))
+    }
+
+    /// A function's environment as Lambda would set it (conditions applied, intrinsics
+    /// resolved).
+    pub fn environment(&self, function: &Resource) -> Result<BTreeMap<String, String>, TemplateError> {
+        let r = self.resolver();
+        let mut out = BTreeMap::new();
+        for (name, value) in self.template.function_environment(function) {
+            if let Some(v) = r.text(&value)? {
+                out.insert(name, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The template's outputs, resolved.
+    pub fn outputs(&self) -> Result<BTreeMap<String, String>, TemplateError> {
+        let r = self.resolver();
+        let mut out = BTreeMap::new();
+        if let Some(map) = self.template.doc["Outputs"].as_object() {
+            for (name, output) in map {
+                if let Some(v) = r.text(&output["Value"])? {
+                    out.insert(name.clone(), v);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The name and attributes a resource will have.
+fn plan(r: &Resolver<'_>, res: &Resource) -> Result<Physical, StackError> {
+    let explicit = match name_property(&res.kind) {
+        Some(p) if !res.properties[p].is_null() => r.text(&res.properties[p])?,
+        _ => None,
+    };
+    let name = explicit.unwrap_or_else(|| format!("{}-{}", r.stack, kebab(&res.id)));
+    let (region, account) = (&r.region, &r.account);
+    let mut attributes = BTreeMap::new();
+    let reference = match res.kind.as_str() {
+        "AWS::DynamoDB::Table" => {
+            attributes.insert("Arn".into(), format!("arn:aws:dynamodb:{region}:{account}:table/{name}"));
+            name
+        }
+        "AWS::S3::Bucket" => {
+            attributes.insert("Arn".into(), format!("arn:aws:s3:::{name}"));
+            name
+        }
+        "AWS::Kinesis::Stream" => {
+            attributes.insert("Arn".into(), format!("arn:aws:kinesis:{region}:{account}:stream/{name}"));
+            name
+        }
+        "AWS::SQS::Queue" => {
+            attributes.insert("Arn".into(), format!("arn:aws:sqs:{region}:{account}:{name}"));
+            attributes.insert("QueueName".into(), name.clone());
+            name // the URL, once created
+        }
+        "AWS::SNS::Topic" => {
+            let arn = format!("arn:aws:sns:{region}:{account}:{name}");
+            attributes.insert("TopicArn".into(), arn.clone());
+            attributes.insert("TopicName".into(), name);
+            arn
+        }
+        "AWS::Events::EventBus" => {
+            attributes.insert("Arn".into(), format!("arn:aws:events:{region}:{account}:event-bus/{name}"));
+            attributes.insert("Name".into(), name.clone());
+            name
+        }
+        "AWS::Events::Rule" => {
+            attributes.insert("Arn".into(), format!("arn:aws:events:{region}:{account}:rule/{name}"));
+            name
+        }
+        "AWS::Serverless::Function" | "AWS::Lambda::Function" => {
+            attributes.insert("Arn".into(), format!("arn:aws:lambda:{region}:{account}:function:{name}"));
+            name
+        }
+        _ => {
+            attributes.insert("Arn".into(), format!("arn:aws:local:{region}:{account}:{name}"));
+            name
+        }
+    };
+    Ok(Physical { reference, attributes })
+}
+
+/// The Kinesis event source mapping `res` configures (`None` for other sources).
+fn stream_source(r: &Resolver<'_>, res: &Resource) -> Result<Option<StreamSource>, StackError> {
+    let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
+    let arn = p["EventSourceArn"].as_str().unwrap_or_default();
+    let Some(stream) = arn.strip_prefix(&format!("arn:aws:kinesis:{}:{}:stream/", r.region, r.account))
+    else {
+        tracing::info!(source = %res.id, "not a Kinesis source: not run locally");
+        return Ok(None);
+    };
+    let number = |key: &str| p[key].as_str().and_then(|s| s.parse::<i64>().ok()).or_else(|| p[key].as_i64());
+    let function = r
+        .resources
+        .iter()
+        .find(|(_, physical)| Some(physical.reference.as_str()) == p["FunctionName"].as_str())
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| failed(&res.id)("FunctionName names no function of the stack".into()))?;
+    let on_failure =
+        p["DestinationConfig"]["OnFailure"]["Destination"].as_str().and_then(|arn| queue_url(r, arn));
+    Ok(Some(StreamSource {
+        function,
+        stream: stream.to_owned(),
+        stream_arn: arn.to_owned(),
+        batch_size: number("BatchSize").unwrap_or(100).max(1) as usize,
+        window: Duration::from_secs(number("MaximumBatchingWindowInSeconds").unwrap_or(0).max(0) as u64),
+        max_retries: number("MaximumRetryAttempts").filter(|n| *n >= 0).map(|n| n as u32),
+        max_record_age: number("MaximumRecordAgeInSeconds")
+            .filter(|n| *n >= 0)
+            .map(|n| Duration::from_secs(n as u64)),
+        bisect: p["BisectBatchOnFunctionError"].as_bool().unwrap_or(false),
+        reports_item_failures: p["FunctionResponseTypes"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures")),
+        on_failure,
+    }))
+}
+
+/// The URL of the stack's queue with this ARN.
+fn queue_url(r: &Resolver<'_>, arn: &str) -> Option<String> {
+    r.resources
+        .values()
+        .find(|p| {
+            p.attributes.get("Arn").map(String::as_str) == Some(arn) && p.attributes.contains_key("QueueUrl")
+        })
+        .map(|p| p.reference.clone())
+}
+
+struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+    kinesis: aws_sdk_kinesis::Client,
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+    eventbridge: aws_sdk_eventbridge::Client,
+}
+
+impl Clients {
+    fn new(config: &SdkConfig) -> Clients {
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            s3: vigil_shared::aws::s3::client(config),
+            kinesis: aws_sdk_kinesis::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            eventbridge: aws_sdk_eventbridge::Client::new(config),
+        }
+    }
+
+    async fn table(&self, r: &Resolver<'_>, res: &Resource, name: &str) -> Result<(), StackError> {
+        let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
+        let fail = failed(&res.id);
+        let mut create =
+            self.dynamodb.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+        for a in p["AttributeDefinitions"].as_array().into_iter().flatten() {
+            let definition = AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap_or_default())
+                .attribute_type(ScalarAttributeType::from(a["AttributeType"].as_str().unwrap_or_default()))
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+            create = create.attribute_definitions(definition);
+        }
+        for k in p["KeySchema"].as_array().into_iter().flatten() {
+            let key = KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().unwrap_or_default())
+                .key_type(KeyType::from(k["KeyType"].as_str().unwrap_or_default()))
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+            create = create.key_schema(key);
+        }
+        create.send().await.map_err(|e| fail(describe(&e)))?;
+        let ttl = &p["TimeToLiveSpecification"];
+        if ttl["Enabled"].as_bool() == Some(true) {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(ttl["AttributeName"].as_str().unwrap_or_default())
+                .enabled(true)
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+            let out = self
+                .dynamodb
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(spec)
+                .send()
+                .await;
+            out.map_err(|e| fail(describe(&e)))?;
+        }
+        Ok(())
+    }
+
+    async fn bucket(&self, r: &Resolver<'_>, res: &Resource, name: &str) -> Result<(), StackError> {
+        let fail = failed(&res.id);
+        self.s3.create_bucket().bucket(name).send().await.map_err(|e| fail(describe(&e)))?;
+        let versioning = r.text(&res.properties["VersioningConfiguration"]["Status"])?;
+        if versioning.as_deref() == Some("Enabled") {
+            use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+            let config = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+            let out =
+                self.s3.put_bucket_versioning().bucket(name).versioning_configuration(config).send().await;
+            out.map_err(|e| fail(describe(&e)))?;
+        }
+        Ok(())
+    }
+
+    async fn stream(&self, r: &Resolver<'_>, res: &Resource, name: &str) -> Result<(), StackError> {
+        use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
+        let fail = failed(&res.id);
+        let mut create = self.kinesis.create_stream().stream_name(name);
+        match r.text(&res.properties["StreamModeDetails"]["StreamMode"])?.as_deref() {
+            Some("ON_DEMAND") => {
+                let mode = StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build();
+                create = create.stream_mode_details(mode.map_err(|e| fail(e.to_string()))?);
+            }
+            _ => {
+                let shards = r.text(&res.properties["ShardCount"])?.and_then(|s| s.parse().ok()).unwrap_or(1);
+                create = create.shard_count(shards);
+            }
+        }
+        create.send().await.map_err(|e| fail(describe(&e)))?;
+        Ok(())
+    }
+
+    async fn queue(&self, name: &str) -> Result<String, String> {
+        let out = self.sqs.create_queue().queue_name(name).send().await.map_err(|e| describe(&e))?;
+        out.queue_url.ok_or_else(|| "no queue URL".to_owned())
+    }
+
+    async fn queue_arn(&self, url: &str) -> Result<String, String> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        out.attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .ok_or_else(|| "no queue ARN".to_owned())
+    }
+
+    /// The rule with its pattern; function targets go to a tap queue each.
+    async fn rule(
+        &self,
+        r: &Resolver<'_>,
+        res: &Resource,
+        template: &Template,
+    ) -> Result<Vec<RuleTarget>, StackError> {
+        use aws_sdk_eventbridge::types::Target;
+        let fail = failed(&res.id);
+        let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
+        let name = &r.resources[&res.id].reference;
+        let bus = p["EventBusName"].as_str().unwrap_or("default");
+        let pattern = p["EventPattern"].to_string();
+        let out =
+            self.eventbridge.put_rule().name(name).event_bus_name(bus).event_pattern(pattern).send().await;
+        out.map_err(|e| fail(describe(&e)))?;
+        let mut taps = Vec::new();
+        for target in p["Targets"].as_array().into_iter().flatten() {
+            let arn = target["Arn"].as_str().unwrap_or_default();
+            let id = target["Id"].as_str().unwrap_or("target");
+            let Some((function, _)) =
+                r.resources.iter().find(|(_, f)| f.attributes.get("Arn").map(String::as_str) == Some(arn))
+            else {
+                continue;
+            };
+            let url = self.queue(&format!("{name}-{id}-tap")).await.map_err(&fail)?;
+            let queue_arn = self.queue_arn(&url).await.map_err(&fail)?;
+            let target = Target::builder().id(id).arn(queue_arn).build().map_err(|e| fail(e.to_string()))?;
+            let out =
+                self.eventbridge.put_targets().rule(name).event_bus_name(bus).targets(target).send().await;
+            out.map_err(|e| fail(describe(&e)))?;
+            let config = template.resource(function).map(|f| r.resolve(&f.properties["EventInvokeConfig"]));
+            let config = config.transpose()?.flatten().unwrap_or(Value::Null);
+            let retries = config["MaximumRetryAttempts"].as_str().and_then(|s| s.parse().ok());
+            let retries = retries.or(config["MaximumRetryAttempts"].as_u64().map(|n| n as u32)).unwrap_or(2);
+            let on_failure = config["DestinationConfig"]["OnFailure"]["Destination"]
+                .as_str()
+                .and_then(|a| queue_url(r, a));
+            taps.push(RuleTarget {
+                function: function.clone(),
+                queue_url: url,
+                attempts: retries + 1,
+                on_failure,
+            });
+        }
+        Ok(taps)
+    }
+
+    /// An e-mail subscription becomes an SQS inbox (one per address) with its filter policy.
+    async fn subscription(
+        &self,
+        r: &Resolver<'_>,
+        res: &Resource,
+        inboxes: &mut BTreeMap<String, String>,
+        stack: &str,
+    ) -> Result<(), StackError> {
+        let fail = failed(&res.id);
+        let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
+        let endpoint = p["Endpoint"].as_str().unwrap_or_default().to_owned();
+        let url = match inboxes.get(&endpoint) {
+            Some(url) => url.clone(),
+            None => {
+                let local: String = endpoint
+                    .split('@')
+                    .next()
+                    .unwrap_or("inbox")
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                let url = self.queue(&format!("{stack}-inbox-{local}")).await.map_err(&fail)?;
+                inboxes.insert(endpoint.clone(), url.clone());
+                url
+            }
+        };
+        let arn = self.queue_arn(&url).await.map_err(&fail)?;
+        let mut subscribe = self
+            .sns
+            .subscribe()
+            .topic_arn(p["TopicArn"].as_str().unwrap_or_default())
+            .protocol("sqs")
+            .endpoint(arn);
+        if let Some(policy) = p.get("FilterPolicy") {
+            subscribe = subscribe.attributes("FilterPolicy", policy.to_string());
+        }
+        if let Some(scope) = p["FilterPolicyScope"].as_str() {
+            subscribe = subscribe.attributes("FilterPolicyScope", scope);
+        }
+        subscribe.send().await.map_err(|e| fail(describe(&e)))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kebab;
+
+    #[test]
+    fn logical_ids_become_readable_local_names() {
+        assert_eq!(kebab("AlertsMediumTopic"), "alerts-medium-topic");
+        assert_eq!(kebab("Key"), "key");
+    }
+}

@@ -1,0 +1,307 @@
+//! template.yaml: the linters pass, and the invariants a production stack needs hold —
+//! checked on the template itself, so a new function or queue cannot skip them.
+
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use vigil_local::template::Resource;
+use vigil_local::{LocalStack, Template};
+use vigil_shared::aws::lambda::{AlertsConfig, ProducerConfig, ScorerConfig, Vars};
+use vigil_tests::workspace;
+
+fn template() -> Template {
+    Template::load(&vigil_local::template_path()).expect("template.yaml parses")
+}
+
+fn functions(t: &Template) -> Vec<Resource> {
+    t.of_kind("AWS::Serverless::Function")
+}
+
+/// `!Ref X` / `!GetAtt X.Arn` → `X`.
+fn target(v: &Value) -> Option<&str> {
+    v["Ref"].as_str().or_else(|| v["Fn::GetAtt"][0].as_str())
+}
+
+fn tool(name: &str) -> Command {
+    let venv = workspace().join(".venv/bin").join(name);
+    let mut c = Command::new(if venv.exists() { venv } else { name.into() });
+    c.current_dir(workspace()).env("AWS_DEFAULT_REGION", "us-east-1").env("SAM_CLI_TELEMETRY", "0");
+    c
+}
+
+fn passes(mut command: Command, what: &str) {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}; run `bash infra/setup.sh`"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cfn_lint_passes() {
+    let mut c = tool("cfn-lint");
+    c.arg("template.yaml");
+    passes(c, "cfn-lint template.yaml");
+}
+
+#[test]
+fn sam_validate_lint_passes() {
+    let mut c = tool("sam");
+    c.args(["validate", "--lint", "--template-file", "template.yaml"]);
+    passes(c, "sam validate --lint");
+}
+
+#[test]
+fn every_function_is_a_cargo_lambda_binary_on_al2023_with_json_logs() {
+    let t = template();
+    let globals = &t.doc["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(globals["Architectures"][0]["Ref"], "Architecture");
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    let mut binaries = BTreeSet::new();
+    for f in functions(&t) {
+        assert_eq!(f.metadata["BuildMethod"], "rust-cargolambda", "{}", f.id);
+        let binary = Template::binary(&f).unwrap_or_else(|| panic!("{}: no BuildProperties.Binary", f.id));
+        assert!(
+            workspace().join("functions").join(binary).join("Cargo.toml").exists(),
+            "{}: no crate {binary}",
+            f.id
+        );
+        assert!(
+            f.properties["LoggingConfig"]["LogGroup"].is_object(),
+            "{}: logs to a group with retention",
+            f.id
+        );
+        binaries.insert(binary.to_owned());
+    }
+    assert_eq!(binaries, BTreeSet::from(["alerts".into(), "producer".into(), "scorer".into()]));
+}
+
+#[test]
+fn every_function_has_a_failure_destination_and_an_alarm() {
+    let t = template();
+    let mappings = t.of_kind("AWS::Lambda::EventSourceMapping");
+    let alarms = t.of_kind("AWS::CloudWatch::Alarm");
+    let queues: BTreeSet<String> = t.of_kind("AWS::SQS::Queue").into_iter().map(|q| q.id).collect();
+    for f in functions(&t) {
+        let asynchronous = &f.properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        let destination =
+            target(&asynchronous["Destination"]).or(target(&f.properties["DeadLetterQueue"]["TargetArn"]));
+        let from_streams = mappings.iter().any(|m| target(&m.properties["FunctionName"]) == Some(&f.id));
+        assert!(destination.is_some() || from_streams, "{}: failed invocations must land somewhere", f.id);
+        if let Some(queue) = destination {
+            assert!(queues.contains(queue), "{}: destination {queue} is not a queue of the stack", f.id);
+        }
+        let alarmed = alarms.iter().any(|a| {
+            a.properties["MetricName"] == "Errors"
+                && a.properties["Dimensions"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|d| target(&d["Value"]) == Some(&f.id)))
+        });
+        assert!(alarmed, "{}: no Errors alarm", f.id);
+    }
+    // Each dead-letter queue is watched, and so is the scorer's lag.
+    for queue in &queues {
+        let watched = alarms.iter().any(|a| {
+            a.properties["Namespace"] == "AWS/SQS"
+                && a.properties["Dimensions"][0]["Value"]["Fn::GetAtt"][0].as_str() == Some(queue.as_str())
+        });
+        assert!(watched, "{queue}: no depth alarm");
+    }
+    assert!(alarms.iter().any(|a| a.properties["MetricName"] == "IteratorAge"));
+    assert!(alarms.iter().any(|a| a.id == "QuarantineRateAlarm"));
+}
+
+#[test]
+fn stream_sources_report_item_failures_and_give_up_boundedly() {
+    let t = template();
+    let mappings = t.of_kind("AWS::Lambda::EventSourceMapping");
+    assert!(!mappings.is_empty());
+    for m in mappings {
+        let p = &m.properties;
+        assert!(
+            target(&p["DestinationConfig"]["OnFailure"]["Destination"]).is_some(),
+            "{}: on-failure destination",
+            m.id
+        );
+        if p["Topics"].is_array() {
+            // Kafka sources cannot report item failures: the whole batch is redelivered.
+            continue;
+        }
+        assert_eq!(p["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]), "{}", m.id);
+        assert_eq!(p["BisectBatchOnFunctionError"], true, "{}", m.id);
+        for bounded in [
+            "MaximumRetryAttempts",
+            "MaximumRecordAgeInSeconds",
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "ParallelizationFactor",
+        ] {
+            let parameter =
+                p[bounded]["Ref"].as_str().unwrap_or_else(|| panic!("{}: {bounded} is a parameter", m.id));
+            assert!(t.doc["Parameters"][parameter]["MaxValue"].is_number(), "{parameter} is bounded");
+        }
+    }
+}
+
+/// Every statement of every policy document in the template, with where it is.
+fn statements(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(list)) = map.get("Statement") {
+                out.extend(list.iter().map(|s| (at.to_owned(), s.clone())));
+            }
+            for (k, v) in map {
+                statements(v, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, v)| statements(v, &format!("{at}/{i}"), out))
+        }
+        _ => {}
+    }
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+#[test]
+fn policies_name_their_actions_and_resources() {
+    let t = template();
+    let mut all = Vec::new();
+    statements(&t.doc["Resources"], "Resources", &mut all);
+    assert!(all.len() > 20, "found {} statements", all.len());
+    for (at, s) in &all {
+        for action in as_list(&s["Action"]) {
+            let action = action.as_str().unwrap_or_default();
+            let wildcard = action == "*" || action.ends_with(":*");
+            // A Deny of everything over plain HTTP is the point of a TLS-only policy.
+            assert!(!wildcard || s["Effect"] == "Deny", "{at}: wildcard action {action}");
+        }
+        if s["Effect"] == "Allow" {
+            for resource in as_list(&s["Resource"]) {
+                if resource != "*" {
+                    continue;
+                }
+                // "*" is allowed where nothing narrower exists: a key policy's own key,
+                // and EC2 network interfaces for the VPC attachment (sids say so).
+                let key_policy = at.contains("/KeyPolicy");
+                let network = s["Sid"].as_str().is_some_and(|sid| sid.ends_with("Network"));
+                assert!(key_policy || network, "{at} ({}): Resource \"*\"", s["Sid"]);
+            }
+        }
+    }
+}
+
+/// Reads a function's configuration through a recorder: which variables it asked for.
+struct Recorded<'a> {
+    vars: &'a BTreeMap<String, String>,
+    read: RefCell<BTreeSet<String>>,
+}
+
+impl Vars for Recorded<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.read.borrow_mut().insert(name.to_owned());
+        self.vars.get(name).cloned()
+    }
+}
+
+#[test]
+fn every_variable_a_function_reads_is_set_by_the_template() {
+    let without_msk = BTreeMap::new();
+    let with_msk = BTreeMap::from([
+        ("MskClusterArn".to_owned(), "arn:aws:kafka:us-east-1:123456789012:cluster/vigil/abc-1".to_owned()),
+        ("MskBootstrapBrokers".to_owned(), "b-1.vigil.kafka.us-east-1.amazonaws.com:9098".to_owned()),
+        ("MskSubnetIds".to_owned(), "subnet-0123456789abcdef0".to_owned()),
+        ("MskSecurityGroupIds".to_owned(), "sg-0123456789abcdef0".to_owned()),
+    ]);
+    let mut checked = 0;
+    for (parameters, msk) in [(without_msk, false), (with_msk, true)] {
+        let stack = LocalStack::planned(template(), "vigil", &parameters).expect("the template resolves");
+        for f in functions(&stack.template) {
+            let env = stack.environment(&f).expect("environment resolves");
+            let recorded = Recorded { vars: &env, read: RefCell::default() };
+            match Template::binary(&f) {
+                Some("scorer") => drop(ScorerConfig::from_vars(&recorded).expect("scorer configures")),
+                Some("alerts") => drop(AlertsConfig::from_vars(&recorded).expect("alerts configures")),
+                Some("producer") => {
+                    let config = ProducerConfig::from_vars(&recorded).expect("producer configures");
+                    let kafka = matches!(
+                        config.stream,
+                        vigil_shared::aws::lambda::StreamConfig::Kafka { iam: true, .. }
+                    );
+                    assert_eq!(kafka, msk, "the producer publishes to MSK exactly when the stack has one");
+                }
+                other => panic!("{}: unknown binary {other:?}", f.id),
+            }
+            let read = recorded.read.into_inner();
+            // Optional variables are read and may be absent (Kafka when there is no MSK).
+            let optional = ["VIGIL_KAFKA_BROKERS"];
+            let unset: Vec<&String> =
+                read.iter().filter(|v| !env.contains_key(*v) && !optional.contains(&v.as_str())).collect();
+            assert!(unset.is_empty(), "{}: reads {unset:?}, which the template does not set", f.id);
+            let unread: Vec<&String> = env.keys().filter(|k| !read.contains(*k)).collect();
+            assert!(unread.is_empty(), "{}: the template sets {unread:?}, which it never reads", f.id);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+}
+
+#[test]
+fn outputs_name_the_stream_api_topics_and_buckets() {
+    let stack = LocalStack::planned(template(), "vigil", &BTreeMap::new()).unwrap();
+    let outputs = stack.outputs().unwrap();
+    for name in [
+        "StreamName",
+        "ApiUrl",
+        "AlertsMediumTopicArn",
+        "AlertsHighTopicArn",
+        "LakeBucketName",
+        "QuarantineBucketName",
+        "ReportsBucketName",
+        "IncomingBucketName",
+    ] {
+        assert!(outputs.get(name).is_some_and(|v| !v.is_empty()), "output {name}");
+    }
+    assert_eq!(outputs["IncomingBucketName"], "vigil-incoming-123456789012-us-east-1");
+}
+
+#[test]
+fn data_at_rest_is_encrypted_with_the_stack_key_and_buckets_refuse_plain_http() {
+    let t = template();
+    let uses_key = |v: &Value| v.to_string().contains(r#"{"Ref":"Key"}"#);
+    for b in t.of_kind("AWS::S3::Bucket") {
+        assert!(uses_key(&b.properties["BucketEncryption"]), "{}: KMS", b.id);
+        assert_eq!(b.properties["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"], true, "{}", b.id);
+        assert_eq!(b.properties["VersioningConfiguration"]["Status"], "Enabled", "{}", b.id);
+        let tls_only = t.of_kind("AWS::S3::BucketPolicy").into_iter().any(|p| {
+            target(&p.properties["Bucket"]) == Some(&b.id)
+                && p.properties["PolicyDocument"]["Statement"].to_string().contains("aws:SecureTransport")
+        });
+        assert!(tls_only, "{}: TLS-only bucket policy", b.id);
+    }
+    for table in t.of_kind("AWS::DynamoDB::Table") {
+        assert!(uses_key(&table.properties["SSESpecification"]), "{}", table.id);
+        assert_eq!(table.properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+        assert_eq!(
+            table.properties["TimeToLiveSpecification"]["AttributeName"],
+            vigil_shared::aws::dynamodb::TTL
+        );
+    }
+    for topic in t.of_kind("AWS::SNS::Topic") {
+        assert!(uses_key(&topic.properties["KmsMasterKeyId"]), "{}", topic.id);
+    }
+    for stream in t.of_kind("AWS::Kinesis::Stream") {
+        assert!(uses_key(&stream.properties["StreamEncryption"]), "{}", stream.id);
+    }
+}
