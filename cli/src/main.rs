@@ -85,11 +85,12 @@ enum Command {
         /// Run the whole serverless pipeline on moto (AWS_ENDPOINT_URL, or one it starts).
         #[arg(long)]
         local_aws: bool,
-        /// With --local-aws: how many of the simulated transactions to send.
-        #[arg(long, default_value_t = 2000)]
+        /// With --local-aws: about how many transactions to send (the whole history of
+        /// enough simulated customers), with their chargebacks.
+        #[arg(long, default_value_t = 5000)]
         transactions: usize,
         /// With --local-aws: transactions per second offered to the API (0: as fast as it takes them).
-        #[arg(long, default_value_t = 200.0)]
+        #[arg(long, default_value_t = 100.0)]
         rate: f64,
         /// With --local-aws: events per API request.
         #[arg(long, default_value_t = 20)]

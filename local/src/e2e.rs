@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerHandler};
+use vigil_shared::metrics::MetricsSink;
 
 /// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.
 pub fn api_request(body: &str) -> Value {
@@ -66,7 +67,9 @@ pub struct Received {
 #[derive(Debug, Default)]
 pub struct Report {
     pub submitted: usize,
+    /// Events the producer took: transactions and `labels` (chargebacks).
     pub accepted: usize,
+    pub labels: usize,
     pub rejected: usize,
     /// Records the scorer's event source finished with, and how many of them it gave up on.
     pub scored: usize,
@@ -121,9 +124,18 @@ async fn functions(
         let resource =
             stack.function(binary).ok_or_else(|| RunError::Setup(format!("no function {binary}")))?;
         let env = stack.environment(&resource).map_err(|e| setup(&e))?;
+        // Metrics off: in process, EMF lines would go to the terminal, not to CloudWatch.
         let function = match binary {
-            "scorer" => Function::Scorer(ScorerHandler::from_vars(config, &env).map_err(|e| setup(&e))?),
-            "alerts" => Function::Alerts(AlertsHandler::from_vars(config, &env).map_err(|e| setup(&e))?),
+            "scorer" => {
+                let mut h = ScorerHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
+                h.metrics = MetricsSink::Off;
+                Function::Scorer(h)
+            }
+            "alerts" => {
+                let mut h = AlertsHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
+                h.metrics = MetricsSink::Off;
+                Function::Alerts(h)
+            }
             _ => Function::Producer(ProducerHandler::from_vars(config, &env).await.map_err(|e| setup(&e))?),
         };
         out.insert(resource.id, Arc::new(function));
@@ -191,7 +203,13 @@ pub async fn run(
             match item["status"].as_str() {
                 Some("accepted") => {
                     report.accepted += 1;
-                    accepted_at.insert(item["transaction_id"].as_str().unwrap_or_default().to_owned(), now);
+                    let payload = item["item"].as_u64().and_then(|i| chunk.get(i as usize));
+                    if payload.is_some_and(|p| is_label(p)) {
+                        report.labels += 1;
+                    } else {
+                        accepted_at
+                            .insert(item["transaction_id"].as_str().unwrap_or_default().to_owned(), now);
+                    }
                 }
                 _ => report.rejected += 1,
             }
@@ -264,6 +282,11 @@ pub async fn run(
         }
     }
     Ok(report)
+}
+
+/// A label event (a chargeback) rather than a transaction.
+fn is_label(payload: &str) -> bool {
+    serde_json::from_str::<Value>(payload).is_ok_and(|v| v["type"] == "label")
 }
 
 /// Transaction id → verdict, from every decisions object in the lake.

@@ -117,11 +117,33 @@ impl LocalStack {
         parameters: &BTreeMap<String, String>,
     ) -> Result<LocalStack, StackError> {
         let mut r = Resolver::new(&template, name, parameters);
+        let mut todo = Vec::new();
         for res in template.resources() {
             if r.exists(&res)? {
-                let physical = plan(&r, &res)?;
-                r.resources.insert(res.id.clone(), physical);
+                todo.push(res);
             }
+        }
+        // A name may be built from another resource's (a consumer from its stream's ARN):
+        // plan what can be planned until everything is, or nothing more can be.
+        while !todo.is_empty() {
+            let before = todo.len();
+            let mut blocked = Vec::new();
+            let mut last_error = None;
+            for res in std::mem::take(&mut todo) {
+                match plan(&r, &res) {
+                    Ok(physical) => drop(r.resources.insert(res.id.clone(), physical)),
+                    Err(e) => {
+                        last_error = Some(e);
+                        blocked.push(res);
+                    }
+                }
+            }
+            if blocked.len() == before
+                && let Some(e) = last_error
+            {
+                return Err(e);
+            }
+            todo = blocked;
         }
         let (parameters, resources) = (r.parameters.clone(), r.resources.clone());
         drop(r);
@@ -283,6 +305,14 @@ fn plan(r: &Resolver<'_>, res: &Resource) -> Result<Physical, StackError> {
             attributes.insert("Arn".into(), format!("arn:aws:events:{region}:{account}:rule/{name}"));
             name
         }
+        // Read locally by polling the stream: the consumer only names it.
+        "AWS::Kinesis::StreamConsumer" => {
+            let stream = r.text(&res.properties["StreamARN"])?.unwrap_or_default();
+            let consumer = r.text(&res.properties["ConsumerName"])?.unwrap_or(name);
+            let arn = format!("{stream}/consumer/{consumer}:1");
+            attributes.insert("ConsumerARN".into(), arn.clone());
+            arn
+        }
         "AWS::Serverless::Function" | "AWS::Lambda::Function" => {
             attributes.insert("Arn".into(), format!("arn:aws:lambda:{region}:{account}:function:{name}"));
             name
@@ -298,7 +328,9 @@ fn plan(r: &Resolver<'_>, res: &Resource) -> Result<Physical, StackError> {
 /// The Kinesis event source mapping `res` configures (`None` for other sources).
 fn stream_source(r: &Resolver<'_>, res: &Resource) -> Result<Option<StreamSource>, StackError> {
     let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
-    let arn = p["EventSourceArn"].as_str().unwrap_or_default();
+    // A stream, or an enhanced fan-out consumer of one (`…:stream/NAME/consumer/…`).
+    let source_arn = p["EventSourceArn"].as_str().unwrap_or_default();
+    let arn = source_arn.split("/consumer/").next().unwrap_or_default();
     let Some(stream) = arn.strip_prefix(&format!("arn:aws:kinesis:{}:{}:stream/", r.region, r.account))
     else {
         tracing::info!(source = %res.id, "not a Kinesis source: not run locally");

@@ -21,6 +21,23 @@ impl Unit {
     }
 }
 
+/// Where a function's EMF lines go: stdout in Lambda (CloudWatch Logs reads them); nowhere
+/// when the functions run in process (the local stack), where they would drown the output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetricsSink {
+    #[default]
+    Stdout,
+    Off,
+}
+
+impl MetricsSink {
+    pub fn emit(self, function: &str, metrics: &[(&str, Unit, f64)]) {
+        if self == MetricsSink::Stdout {
+            println!("{}", emf(function, Utc::now(), metrics));
+        }
+    }
+}
+
 /// The EMF line for `metrics` of `function` (the only dimension, so alarms stay simple).
 pub fn emf(function: &str, at: DateTime<Utc>, metrics: &[(&str, Unit, f64)]) -> String {
     let definitions: Vec<Value> =

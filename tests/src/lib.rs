@@ -482,6 +482,7 @@ impl Aws {
                 &topics.medium,
                 &topics.high,
             ),
+            metrics: vigil_shared::metrics::MetricsSink::Stdout,
         }
     }
 

@@ -34,10 +34,13 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
     assert_eq!(stack.rule_targets[0].function, "AlertsFunction");
 
     // Malformed records the API can still parse as JSON: refused per item, with reasons.
-    let payloads: Vec<String> = events::stream(300, 40, 60, 25)
+    let mut payloads: Vec<String> = events::stream(300, 40, 60, 25)
         .into_iter()
         .filter(|p| serde_json::from_str::<serde_json::Value>(p).is_ok())
         .collect();
+    // Chargebacks arrive on the same API, later.
+    payloads.push(events::label("tx-000001", true, "2018-04-08T00:00:00Z"));
+    payloads.push(events::label("tx-000002", false, "2018-04-08T00:00:00Z"));
     let expected = vigil_tests::Expected::of(&payloads);
     let options = Options {
         request_size: 25,
@@ -53,7 +56,8 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
     assert!(report.rejected > 0);
     assert_eq!(report.scored, report.accepted, "the event source finished every record");
     assert!(report.undecided.is_empty(), "accepted without a decision: {:?}", report.undecided);
-    assert_eq!(report.verdicts.values().sum::<usize>(), report.accepted);
+    assert_eq!(report.labels, 2);
+    assert_eq!(report.verdicts.values().sum::<usize>(), report.accepted - report.labels);
     let alerting =
         report.verdicts.iter().filter(|(v, _)| v.as_str() != "ACCEPT").map(|(_, n)| n).sum::<usize>();
     assert!(alerting > 0, "the stream holds transactions over the review threshold");

@@ -11,7 +11,7 @@ use super::sns::SnsNotifier;
 use crate::alert::{Alert, DeliveryError, FanOut, fan_out};
 use crate::batch::{BatchReport, Quarantine, StreamRecord};
 use crate::intake::{self, Intake, IntakeError, Publisher};
-use crate::metrics::{Unit, emf};
+use crate::metrics::{MetricsSink, Unit};
 use crate::model::{Model, ModelError};
 use crate::money::Currency;
 use crate::pipeline::{Pipeline, Tally};
@@ -111,6 +111,7 @@ pub type ScorerPipeline = Pipeline<DynamoStateStore, Model, S3Quarantine, S3Lake
 /// The scorer: Kinesis and Kafka (MSK) batches of transactions and labels.
 pub struct ScorerHandler {
     pub pipeline: ScorerPipeline,
+    pub metrics: MetricsSink,
 }
 
 /// The scorer's configuration: the resources it writes to, by name.
@@ -166,6 +167,7 @@ impl ScorerHandler {
                 alerts: EventBridgeAlerts::new(eventbridge, at.event_bus),
                 currency: at.currency,
             },
+            metrics: MetricsSink::Stdout,
         }
     }
 
@@ -263,23 +265,19 @@ impl ScorerHandler {
             );
         }
         let count = |n: usize| n as f64;
-        println!(
-            "{}",
-            emf(
-                "scorer",
-                Utc::now(),
-                &[
-                    ("Records", Unit::Count, count(t.records)),
-                    ("Quarantined", Unit::Count, count(t.quarantined)),
-                    ("Accepted", Unit::Count, count(t.accepted)),
-                    ("Reviewed", Unit::Count, count(t.reviewed)),
-                    ("Blocked", Unit::Count, count(t.blocked)),
-                    ("Duplicates", Unit::Count, count(t.duplicates)),
-                    ("Labels", Unit::Count, count(t.labels)),
-                    ("BatchRetries", Unit::Count, count(t.retried)),
-                    ("BatchLatency", Unit::Milliseconds, ms),
-                ],
-            )
+        self.metrics.emit(
+            "scorer",
+            &[
+                ("Records", Unit::Count, count(t.records)),
+                ("Quarantined", Unit::Count, count(t.quarantined)),
+                ("Accepted", Unit::Count, count(t.accepted)),
+                ("Reviewed", Unit::Count, count(t.reviewed)),
+                ("Blocked", Unit::Count, count(t.blocked)),
+                ("Duplicates", Unit::Count, count(t.duplicates)),
+                ("Labels", Unit::Count, count(t.labels)),
+                ("BatchRetries", Unit::Count, count(t.retried)),
+                ("BatchLatency", Unit::Milliseconds, ms),
+            ],
         );
         report
     }
@@ -289,6 +287,7 @@ impl ScorerHandler {
 pub struct AlertsHandler {
     pub ledger: DynamoAlertLedger,
     pub notifier: SnsNotifier,
+    pub metrics: MetricsSink,
 }
 
 /// The alerts function's configuration.
@@ -319,6 +318,7 @@ impl AlertsHandler {
         Ok(Self {
             ledger: DynamoAlertLedger::new(aws_sdk_dynamodb::Client::new(config), at.table),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), at.topic_medium, at.topic_high),
+            metrics: MetricsSink::Stdout,
         })
     }
 
@@ -327,16 +327,12 @@ impl AlertsHandler {
         let alert = event.detail;
         let outcome = fan_out(&self.ledger, &self.notifier, &alert).await?;
         tracing::info!(alert = %alert.id, severity = alert.severity.as_str(), ?outcome, "alert handled");
-        println!(
-            "{}",
-            emf(
-                "alerts",
-                Utc::now(),
-                &[
-                    ("AlertsSent", Unit::Count, f64::from(u8::from(outcome == FanOut::Sent))),
-                    ("AlertsDuplicate", Unit::Count, f64::from(u8::from(outcome == FanOut::Duplicate))),
-                ],
-            )
+        self.metrics.emit(
+            "alerts",
+            &[
+                ("AlertsSent", Unit::Count, f64::from(u8::from(outcome == FanOut::Sent))),
+                ("AlertsDuplicate", Unit::Count, f64::from(u8::from(outcome == FanOut::Duplicate))),
+            ],
         );
         Ok(outcome)
     }
