@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the local stand-ins for the cloud, all under the repo and ignored by git:
 #   .venv/               moto (AWS), aws-sam-cli and cfn-lint, from infra/local/requirements.txt
-#                        (with --build: cargo-lambda too, which `sam build` needs)
 #   .tools/tansu/bin/    tansu, a Kafka-protocol broker (MSK), built from crates.io
+# Usage: infra/setup.sh            everything the tests need (what .ci/run calls)
+#        infra/setup.sh --aws      the venv only (enough for `vigil demo --local-aws`)
+#        infra/setup.sh --build    the venv and cargo-lambda (what `sam build` needs)
 # Idempotent: what is already installed is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode="${1:-all}"
 
 if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import moto, flask" 2>/dev/null \
         && [ -x .venv/bin/sam ] && [ -x .venv/bin/cfn-lint ]; }; then
@@ -14,10 +17,14 @@ if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import moto, flask" 2>/de
     echo "moto $(.venv/bin/python -c 'import moto; print(moto.__version__)'), $(.venv/bin/sam --version), cfn-lint installed in .venv"
 fi
 
-if [ "${1:-}" = "--build" ] && [ ! -x .venv/bin/cargo-lambda ]; then
-    .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
-    echo "cargo-lambda installed in .venv (put .venv/bin on PATH for sam build)"
+if [ "$mode" = "--build" ]; then
+    if [ ! -x .venv/bin/cargo-lambda ]; then
+        .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
+        echo "cargo-lambda installed in .venv (sam build needs .venv/bin on PATH)"
+    fi
+    exit 0
 fi
+[ "$mode" = "--aws" ] && exit 0
 
 TANSU_VERSION=0.6.0
 if ! .tools/tansu/bin/tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then

@@ -29,17 +29,7 @@ fn failed(resource: &str) -> impl Fn(String) -> StackError + '_ {
     move |message| StackError::Create { resource: resource.to_owned(), message }
 }
 
-/// An SDK error with its causes (the SDK's `Display` alone says "service error").
-pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub(crate) use vigil_shared::aws::describe;
 
 /// A Kinesis event source mapping, as the template configures it.
 #[derive(Debug, Clone)]

@@ -78,7 +78,7 @@ pub fn kinesis(payloads: &[String]) -> Value {
                 "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": format!("arn:aws:iam::{ACCOUNT}:role/vigil-scorer"),
                 "awsRegion": REGION,
-                "eventSourceARN": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/vigil-transactions"),
+                "eventSourceARN": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{}", crate::STREAM),
             })
         })
         .collect();

@@ -161,13 +161,17 @@ impl aws_smithy_types::config_bag::Storable for Sent {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
-/// Names of the resources a test creates.
-pub const TABLE: &str = "vigil-state";
-pub const LAKE: &str = "vigil-lake";
-pub const QUARANTINE: &str = "vigil-quarantine";
-pub const DROP: &str = "vigil-incoming";
+/// Names of the resources a test creates: the names the local stack gives the template's
+/// resources (`tests/tests/template.rs` checks they still agree), so fixtures and local
+/// invokes line up with `vigil stack`.
+pub const TABLE: &str = "vigil-state-table";
+pub const LAKE: &str = "vigil-lake-bucket";
+pub const QUARANTINE: &str = "vigil-quarantine-bucket";
+pub const DROP: &str = "vigil-incoming-123456789012-us-east-1";
 pub const BUS: &str = "vigil-alerts";
-pub const STREAM: &str = "vigil-transactions";
+pub const STREAM: &str = "vigil-transaction-stream";
+/// `{TOPIC_PREFIX}medium-topic`, `{TOPIC_PREFIX}high-topic`.
+pub const TOPIC_PREFIX: &str = "vigil-alerts-";
 
 /// Clients for one moto server, counting their calls.
 pub struct Aws {
@@ -463,7 +467,7 @@ impl Aws {
         let mut arns = Vec::new();
         for severity in ["medium", "high"] {
             let topic =
-                self.sns.create_topic().name(format!("vigil-alerts-{severity}")).send().await.unwrap();
+                self.sns.create_topic().name(format!("{TOPIC_PREFIX}{severity}-topic")).send().await.unwrap();
             let topic = topic.topic_arn.unwrap();
             let (url, queue_arn) = self.queue(&format!("ops-{severity}")).await;
             self.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();

@@ -305,3 +305,18 @@ fn data_at_rest_is_encrypted_with_the_stack_key_and_buckets_refuse_plain_http() 
         assert!(uses_key(&stream.properties["StreamEncryption"]), "{}", stream.id);
     }
 }
+
+#[test]
+fn the_test_harness_names_resources_as_the_local_stack_does() {
+    let stack = LocalStack::planned(template(), "vigil", &BTreeMap::new()).unwrap();
+    let name = |id: &str| stack.resources[id].reference.clone();
+    assert_eq!(name("StateTable"), vigil_tests::TABLE);
+    assert_eq!(name("LakeBucket"), vigil_tests::LAKE);
+    assert_eq!(name("QuarantineBucket"), vigil_tests::QUARANTINE);
+    assert_eq!(name("IncomingBucket"), vigil_tests::DROP);
+    assert_eq!(name("AlertBus"), vigil_tests::BUS);
+    assert_eq!(name("TransactionStream"), vigil_tests::STREAM);
+    let topic = &stack.resources["AlertsHighTopic"].attributes["TopicName"];
+    assert_eq!(*topic, format!("{}high-topic", vigil_tests::TOPIC_PREFIX));
+    assert_eq!(stack.parameters["MskTopic"], "vigil-transactions");
+}

@@ -18,7 +18,7 @@ pub async fn config() -> aws_config::SdkConfig {
 }
 
 /// An SDK error with its causes: the SDK's own `Display` says only "service error".
-pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
