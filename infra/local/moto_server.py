@@ -5,9 +5,10 @@ tests exercise Vigil rather than wait on its stand-in:
 
 - TransactWriteItems deep-copies the table (for its rollback) while other requests change
   it, failing with "dictionary changed size during iteration": requests are serialised.
-- It makes that deep copy once per item of the transaction, 100 copies of the whole table
-  per call (seconds each once the table holds thousands of items): one copy per table per
-  call is kept, which is what the rollback needs.
+- It makes that deep copy once per item of the transaction: 100 copies of the whole table
+  per call, seconds each once the table holds thousands of items, and even one copy per call
+  grows with the table. The rollback needs only the items the transaction touches: those
+  are kept before the call and put back if it fails, and no table is copied.
 
 Same arguments as `moto_server` (-H host, -p port).
 """
@@ -22,16 +23,12 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import run_simple
 
 
-class _CopyOncePerCall:
-    """`copy` for one TransactWriteItems call: repeated deep copies of one object are one."""
-
-    def __init__(self) -> None:
-        self._copies: dict[int, object] = {}
+class _NoTableCopy:
+    """`copy` for one TransactWriteItems call: the table "backup" is the table itself
+    (moto's rollback then restores nothing; the wrapper below does it per item)."""
 
     def deepcopy(self, obj, memo=None):
-        if id(obj) not in self._copies:
-            self._copies[id(obj)] = copy.deepcopy(obj, memo)
-        return self._copies[id(obj)]
+        return obj
 
     def __getattr__(self, name):
         return getattr(copy, name)
@@ -40,16 +37,43 @@ class _CopyOncePerCall:
 _transact = dynamodb_models.DynamoDBBackend.transact_write_items
 
 
-def _transact_copying_once(self, transact_items):
-    dynamodb_models.copy = _CopyOncePerCall()
+def _key(backend, op_type, op):
+    if op_type != "Put":
+        return op["Key"]
+    table = backend.get_table(op["TableName"])
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _transact_rolling_back_items(self, transact_items):
+    before = []
+    for item in transact_items:
+        for op_type, op in item.items():
+            try:
+                key = _key(self, op_type, op)
+                current = self.get_item(op["TableName"], key)
+            except Exception:  # moto itself reports a bad table or key
+                continue
+            attrs = copy.deepcopy(current.to_json()["Attributes"]) if current else None
+            before.append((op["TableName"], key, attrs))
+    dynamodb_models.copy = _NoTableCopy()
     try:
         return _transact(self, transact_items)
+    except Exception:
+        for table_name, key, attrs in reversed(before):
+            if attrs is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, attrs)
+        raise
     finally:
         dynamodb_models.copy = copy
 
 
 def main() -> None:
-    dynamodb_models.DynamoDBBackend.transact_write_items = _transact_copying_once
+    dynamodb_models.DynamoDBBackend.transact_write_items = _transact_rolling_back_items
 
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")

@@ -134,3 +134,49 @@ async fn the_stack_is_created_as_the_template_declares_it() {
     );
     assert!(bare.unwrap().resources.get("OpsHighSubscription").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_keeps_failing_is_retried_as_configured_then_named_in_the_scorer_dlq() {
+    init_logs();
+    let moto = Moto::start();
+    let config = moto.config().await;
+    let template = Template::load(&vigil_local::template_path()).unwrap();
+    let parameters = BTreeMap::from([
+        ("AlertEmail".to_owned(), OPS.to_owned()),
+        ("StreamMaxRetries".to_owned(), "2".to_owned()),
+    ]);
+    let stack = LocalStack::create(&config, template, "vigil", &parameters).await.unwrap();
+    assert_eq!(stack.stream_sources[0].max_retries, Some(2));
+    // The state table is gone: every batch fails on its first read.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    dynamodb.delete_table().table_name(&stack.resources["StateTable"].reference).send().await.unwrap();
+
+    let payloads = events::stream(30, 5, 5, 0);
+    let options = Options {
+        request_size: 30,
+        rate: None,
+        drain_timeout: Duration::from_secs(60),
+        ops_endpoint: OPS.to_owned(),
+    };
+    let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await.expect("run");
+
+    assert_eq!(report.accepted, 30);
+    assert_eq!(report.scored, 30, "given up on, but accounted for");
+    assert_eq!(report.dead_lettered, 30);
+    // One first attempt and two retries per batch, each reporting the batch's first record.
+    assert_eq!(report.scorer_invocations % 3, 0, "{} invocations", report.scorer_invocations);
+    assert!(!report.accounted());
+    let dlq = &stack.resources["ScorerDlq"].reference;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let got = sqs.receive_message().queue_url(dlq).max_number_of_messages(10).send().await.unwrap();
+    let messages = got.messages.unwrap_or_default();
+    assert_eq!(messages.len(), report.scorer_invocations / 3);
+    let mut skipped = 0;
+    for m in &messages {
+        let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        assert_eq!(body["requestContext"]["condition"], "RetryAttemptsExhausted");
+        assert!(body["KinesisBatchInfo"]["shardId"].as_str().unwrap().starts_with("shardId-"));
+        skipped += body["KinesisBatchInfo"]["batchSize"].as_u64().unwrap();
+    }
+    assert_eq!(skipped, 30);
+}
