@@ -129,7 +129,7 @@ async fn functions(
             "scorer" => {
                 let mut h = ScorerHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
                 h.metrics = MetricsSink::Off;
-                Function::Scorer(h)
+                Function::Scorer(Box::new(h))
             }
             "alerts" => {
                 let mut h = AlertsHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
@@ -323,20 +323,26 @@ async fn lake_decisions(config: &SdkConfig, stack: &LocalStack) -> Result<HashMa
 /// The operations inbox as the run reads it: each alert with when it showed up.
 #[derive(Clone, Default)]
 struct Inbox {
-    received: Arc<Mutex<(Vec<(Received, Instant)>, HashSet<String>)>>,
+    received: Arc<Mutex<Arrivals>>,
+}
+
+#[derive(Default)]
+struct Arrivals {
+    alerts: Vec<(Received, Instant)>,
+    transactions: HashSet<String>,
 }
 
 impl Inbox {
     fn len(&self) -> usize {
-        self.received.lock().map(|r| r.0.len()).unwrap_or(0)
+        self.received.lock().map(|r| r.alerts.len()).unwrap_or(0)
     }
 
     fn has(&self, transaction_id: &str) -> bool {
-        self.received.lock().is_ok_and(|r| r.1.contains(transaction_id))
+        self.received.lock().is_ok_and(|r| r.transactions.contains(transaction_id))
     }
 
     fn take(&self) -> Vec<(Received, Instant)> {
-        self.received.lock().map(|mut r| std::mem::take(&mut r.0)).unwrap_or_default()
+        self.received.lock().map(|mut r| std::mem::take(&mut r.alerts)).unwrap_or_default()
     }
 
     /// Reads SNS deliveries off the queue until `stop` is set and the queue is empty.
@@ -370,8 +376,8 @@ impl Inbox {
                     message: envelope["Message"].as_str().unwrap_or_default().to_owned(),
                 };
                 if let Ok(mut r) = self.received.lock() {
-                    r.1.insert(alert.transaction_id.clone());
-                    r.0.push((alert, now));
+                    r.transactions.insert(alert.transaction_id.clone());
+                    r.alerts.push((alert, now));
                 }
                 if let Some(handle) = m.receipt_handle() {
                     let out = sqs.delete_message().queue_url(&url).receipt_handle(handle).send().await;

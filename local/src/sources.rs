@@ -19,7 +19,7 @@ const IDLE_POLL: Duration = Duration::from_millis(50);
 
 /// A function as Lambda invokes it: a JSON event in, a JSON result or an error out.
 pub enum Function {
-    Scorer(ScorerHandler),
+    Scorer(Box<ScorerHandler>),
     Alerts(AlertsHandler),
     Producer(ProducerHandler<StreamPublisher>),
 }

@@ -22,12 +22,15 @@ pub trait DecisionArchive: Send + Sync {
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
+/// Decisions and labels archived under each batch key.
+pub type Batches = std::collections::BTreeMap<String, (Vec<Decision>, Vec<LabelEvent>)>;
+
 /// In-process archive for tests: what each batch key holds.
 #[derive(Debug, Default)]
-pub struct MemoryArchive(Mutex<std::collections::BTreeMap<String, (Vec<Decision>, Vec<LabelEvent>)>>);
+pub struct MemoryArchive(Mutex<Batches>);
 
 impl MemoryArchive {
-    pub fn batches(&self) -> std::collections::BTreeMap<String, (Vec<Decision>, Vec<LabelEvent>)> {
+    pub fn batches(&self) -> Batches {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -132,7 +132,7 @@ async fn the_stack_is_created_as_the_template_declares_it() {
         "other",
         &BTreeMap::new(),
     );
-    assert!(bare.unwrap().resources.get("OpsHighSubscription").is_none());
+    assert!(!bare.unwrap().resources.contains_key("OpsHighSubscription"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
