@@ -135,8 +135,7 @@ impl LocalStack {
             }
             todo = blocked;
         }
-        let (parameters, resources) = (r.parameters.clone(), r.resources.clone());
-        drop(r);
+        let Resolver { parameters, resources, .. } = r;
         Ok(LocalStack {
             template,
             name: name.to_owned(),
@@ -180,7 +179,7 @@ impl LocalStack {
                     "AWS::Kinesis::Stream" => clients.stream(&r, res, &physical.reference).await?,
                     "AWS::SQS::Queue" => {
                         let name = &physical.attributes["QueueName"];
-                        let url = clients.queue(name).await.map_err(failed(&res.id))?;
+                        let (url, _) = queue(&clients.sqs, name).await.map_err(failed(&res.id))?;
                         let entry = r.resources.get_mut(&res.id).expect("planned");
                         entry.reference = url.clone();
                         entry.attributes.insert("QueueUrl".into(), url);
@@ -202,11 +201,9 @@ impl LocalStack {
                 }
             }
         }
-        let resources = std::mem::take(&mut r.resources);
-        drop(r);
-        stack.resources = resources;
+        stack.resources = r.resources;
         stack.rule_targets = rule_targets;
-        stack.inboxes = inboxes;
+        stack.inboxes = inboxes.into_iter().map(|(endpoint, (url, _))| (endpoint, url)).collect();
         stack.stream_sources = stream_sources;
         Ok(stack)
     }
@@ -326,7 +323,7 @@ fn stream_source(r: &Resolver<'_>, res: &Resource) -> Result<Option<StreamSource
         tracing::info!(source = %res.id, "not a Kinesis source: not run locally");
         return Ok(None);
     };
-    let number = |key: &str| p[key].as_str().and_then(|s| s.parse::<i64>().ok()).or_else(|| p[key].as_i64());
+    let number = |key: &str| number(&p[key]);
     let function = r
         .resources
         .iter()
@@ -351,6 +348,27 @@ fn stream_source(r: &Resolver<'_>, res: &Resource) -> Result<Option<StreamSource
             .is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures")),
         on_failure,
     }))
+}
+
+/// A numeric property: resolved parameters arrive as text, literals as numbers.
+fn number(v: &Value) -> Option<i64> {
+    v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_i64())
+}
+
+/// Creates (or finds) the queue `name`: its URL and ARN.
+pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String), String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let out = sqs.create_queue().queue_name(name).send().await.map_err(|e| describe(&e))?;
+    let url = out.queue_url.ok_or_else(|| "no queue URL".to_owned())?;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
+    let arn = out.attributes.and_then(|mut a| a.remove(&QueueAttributeName::QueueArn));
+    Ok((url, arn.ok_or_else(|| "no queue ARN".to_owned())?))
 }
 
 /// The URL of the stack's queue with this ARN.
@@ -457,26 +475,6 @@ impl Clients {
         Ok(())
     }
 
-    async fn queue(&self, name: &str) -> Result<String, String> {
-        let out = self.sqs.create_queue().queue_name(name).send().await.map_err(|e| describe(&e))?;
-        out.queue_url.ok_or_else(|| "no queue URL".to_owned())
-    }
-
-    async fn queue_arn(&self, url: &str) -> Result<String, String> {
-        use aws_sdk_sqs::types::QueueAttributeName;
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
-        out.attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| "no queue ARN".to_owned())
-    }
-
     /// The rule with its pattern; function targets go to a tap queue each.
     async fn rule(
         &self,
@@ -502,16 +500,14 @@ impl Clients {
             else {
                 continue;
             };
-            let url = self.queue(&format!("{name}-{id}-tap")).await.map_err(&fail)?;
-            let queue_arn = self.queue_arn(&url).await.map_err(&fail)?;
+            let (url, queue_arn) = queue(&self.sqs, &format!("{name}-{id}-tap")).await.map_err(&fail)?;
             let target = Target::builder().id(id).arn(queue_arn).build().map_err(|e| fail(e.to_string()))?;
             let out =
                 self.eventbridge.put_targets().rule(name).event_bus_name(bus).targets(target).send().await;
             out.map_err(|e| fail(describe(&e)))?;
             let config = template.resource(function).map(|f| r.resolve(&f.properties["EventInvokeConfig"]));
             let config = config.transpose()?.flatten().unwrap_or(Value::Null);
-            let retries = config["MaximumRetryAttempts"].as_str().and_then(|s| s.parse().ok());
-            let retries = retries.or(config["MaximumRetryAttempts"].as_u64().map(|n| n as u32)).unwrap_or(2);
+            let retries = number(&config["MaximumRetryAttempts"]).filter(|n| *n >= 0).map_or(2, |n| n as u32);
             let on_failure = config["DestinationConfig"]["OnFailure"]["Destination"]
                 .as_str()
                 .and_then(|a| queue_url(r, a));
@@ -530,14 +526,14 @@ impl Clients {
         &self,
         r: &Resolver<'_>,
         res: &Resource,
-        inboxes: &mut BTreeMap<String, String>,
+        inboxes: &mut BTreeMap<String, (String, String)>,
         stack: &str,
     ) -> Result<(), StackError> {
         let fail = failed(&res.id);
         let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
         let endpoint = p["Endpoint"].as_str().unwrap_or_default().to_owned();
-        let url = match inboxes.get(&endpoint) {
-            Some(url) => url.clone(),
+        let (_, arn) = match inboxes.get(&endpoint) {
+            Some(inbox) => inbox.clone(),
             None => {
                 let local: String = endpoint
                     .split('@')
@@ -546,12 +542,11 @@ impl Clients {
                     .chars()
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                     .collect();
-                let url = self.queue(&format!("{stack}-inbox-{local}")).await.map_err(&fail)?;
-                inboxes.insert(endpoint.clone(), url.clone());
-                url
+                let inbox = queue(&self.sqs, &format!("{stack}-inbox-{local}")).await.map_err(&fail)?;
+                inboxes.insert(endpoint.clone(), inbox.clone());
+                inbox
             }
         };
-        let arn = self.queue_arn(&url).await.map_err(&fail)?;
         let mut subscribe = self
             .sns
             .subscribe()

@@ -304,18 +304,7 @@ impl Aws {
 
     /// A queue, and its ARN.
     pub async fn queue(&self, name: &str) -> (String, String) {
-        let url =
-            self.sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url.unwrap();
-        let attrs = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes");
-        let arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-        (url, arn)
+        vigil_local::stack::queue(&self.sqs, name).await.expect("create queue")
     }
 
     /// Every message on the queue now (drained).

@@ -71,29 +71,14 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
     assert!(alert.message.contains("****"), "the card is masked: {}", alert.message);
 
     // The compliance inbox got exactly the alerts a compliance rule raised.
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let compliance = &stack.inboxes[COMPLIANCE];
-    let mut rule_alerts = 0;
-    loop {
-        let got =
-            sqs.receive_message().queue_url(compliance).max_number_of_messages(10).send().await.unwrap();
-        let messages = got.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        for m in &messages {
-            let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            let codes = envelope["MessageAttributes"]["rule_codes"]["Value"].as_str().unwrap();
-            assert!(codes.contains("RULE_"), "{codes}");
-            sqs.delete_message()
-                .queue_url(compliance)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-        rule_alerts += messages.len();
+    let aws = vigil_tests::Aws::new(&moto).await;
+    let compliance = aws.drain(&stack.inboxes[COMPLIANCE]).await;
+    for m in &compliance {
+        let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        let codes = envelope["MessageAttributes"]["rule_codes"]["Value"].as_str().unwrap();
+        assert!(codes.contains("RULE_"), "{codes}");
     }
+    let rule_alerts = compliance.len();
     let over_threshold = payloads.iter().filter(|p| p.contains("12500.00")).count();
     assert_eq!(rule_alerts, over_threshold);
 }
