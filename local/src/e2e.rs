@@ -250,9 +250,9 @@ pub async fn run(
     report.undecided = accepted_at.keys().filter(|id| !decisions.contains_key(*id)).cloned().collect();
     report.missing_alerts = expected.iter().filter(|id| !inbox.has(id)).map(|id| (*id).clone()).collect();
     let received = inbox.take();
-    let mut seen = HashMap::new();
+    let mut seen = HashSet::new();
     for (alert, at) in received {
-        if seen.insert(alert.transaction_id.clone(), ()).is_some() {
+        if !seen.insert(alert.transaction_id.clone()) {
             report.duplicate_alerts += 1;
             continue;
         }
