@@ -11,17 +11,15 @@
 //! transaction twice, and shards writing the same terminal never lose each other's
 //! updates (every state write is conditional on the version it read).
 
-use super::{PARALLELISM, PARTIAL_ATTEMPTS, backoff, chunks, describe, retry_failed};
-use crate::alert::{AlertLedger, DeliveryError};
+use super::{Item, PK, TTL, delivery, n, number, s, text};
+use crate::aws::{PARALLELISM, PARTIAL_ATTEMPTS, backoff, chunks, describe, retry_failed};
 use crate::features::{CustomerState, TerminalState};
 use crate::store::{BatchKey, Changes, DecisionRecord, StateStore, States, StoreError};
 use crate::{CustomerId, TerminalId, TransactionId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
@@ -30,12 +28,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
-
-/// The table's only key attribute.
-pub const PK: &str = "pk";
-/// The table's time-to-live attribute (epoch seconds).
-pub const TTL: &str = "ttl";
 const VERSION: &str = "v";
 const VALUE: &str = "s";
 const BEFORE: &str = "b";
@@ -51,7 +43,6 @@ const STATE_TTL: Duration = Duration::days(40);
 const RECORD_TTL: Duration = Duration::days(120);
 /// Markers outlive every item that refers to them.
 const MARKER_TTL: Duration = Duration::days(130);
-const ALERT_TTL: Duration = Duration::days(14);
 
 /// TransactWriteItems limits: 100 items, 4 MB (kept under, for the envelope).
 const TRANSACT_ITEMS: usize = 100;
@@ -73,22 +64,6 @@ fn record_key(id: &TransactionId) -> String {
 
 fn marker_key(batch: &str) -> String {
     format!("batch#{batch}")
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
 }
 
 fn encode(value: &impl Serialize) -> String {
@@ -433,55 +408,6 @@ impl StateStore for DynamoStateStore {
             .send()
             .await
             .map_err(|e| StoreError::Transient(describe(&e)))?;
-        Ok(())
-    }
-}
-
-/// Which alerts have gone out, so a redelivered alert is not sent twice.
-pub struct DynamoAlertLedger {
-    client: Client,
-    table: String,
-}
-
-impl DynamoAlertLedger {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
-    }
-}
-
-fn delivery(e: impl std::error::Error + 'static) -> DeliveryError {
-    DeliveryError { service: "DynamoDB", message: describe(&e) }
-}
-
-impl AlertLedger for DynamoAlertLedger {
-    async fn claim(&self, alert_id: &str) -> Result<bool, DeliveryError> {
-        let item = HashMap::from([
-            (PK.to_owned(), s(format!("alert#{alert_id}"))),
-            (TTL.to_owned(), n((Utc::now() + ALERT_TTL).timestamp())),
-        ]);
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
-            Err(e) => Err(delivery(e)),
-        }
-    }
-
-    async fn release(&self, alert_id: &str) -> Result<(), DeliveryError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(format!("alert#{alert_id}")))
-            .send()
-            .await
-            .map_err(delivery)?;
         Ok(())
     }
 }

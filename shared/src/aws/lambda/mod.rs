@@ -1,0 +1,93 @@
+//! The functions' handlers: a Lambda event in, the domain's work, a Lambda response out.
+//! The binaries under `functions/` only start the runtime with one of these, so the
+//! integration tests drive exactly what Lambda runs. One module per function; what they
+//! share (configuration from the environment, errors) is here.
+
+mod alerts;
+mod producer;
+mod scorer;
+
+pub use alerts::{AlertsConfig, AlertsHandler};
+pub use producer::{FileSummary, ProducerConfig, ProducerHandler, StreamConfig, StreamPublisher};
+pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline};
+
+use crate::alert::DeliveryError;
+use crate::intake::IntakeError;
+use crate::model::ModelError;
+use crate::money::Currency;
+
+/// Environment variables the functions read; the template sets every one.
+pub mod env {
+    pub const TABLE: &str = "VIGIL_TABLE";
+    pub const LAKE_BUCKET: &str = "VIGIL_LAKE_BUCKET";
+    pub const QUARANTINE_BUCKET: &str = "VIGIL_QUARANTINE_BUCKET";
+    pub const EVENT_BUS: &str = "VIGIL_EVENT_BUS";
+    pub const TOPIC_MEDIUM: &str = "VIGIL_TOPIC_MEDIUM";
+    pub const TOPIC_HIGH: &str = "VIGIL_TOPIC_HIGH";
+    /// Kinesis stream the producer writes to, unless Kafka brokers are set.
+    pub const STREAM: &str = "VIGIL_STREAM";
+    /// Comma-separated bootstrap brokers: the producer writes to Kafka (MSK) instead.
+    pub const KAFKA_BROKERS: &str = "VIGIL_KAFKA_BROKERS";
+    pub const KAFKA_TOPIC: &str = "VIGIL_KAFKA_TOPIC";
+    /// `iam` (MSK IAM access control over TLS, the default) or `plaintext`.
+    pub const KAFKA_AUTH: &str = "VIGIL_KAFKA_AUTH";
+    /// Currency of transactions that name none (default USD).
+    pub const DEFAULT_CURRENCY: &str = "VIGIL_DEFAULT_CURRENCY";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0}: {1}")]
+    Invalid(&'static str, String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("not an event this function handles: {0}")]
+    Event(String),
+    /// The event source must deliver the batch again (Kafka: the whole batch).
+    #[error("batch must be redelivered: {0}")]
+    Redeliver(String),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+}
+
+/// Where a function's configuration comes from: the process environment in Lambda; the
+/// template's resolved environment when the local stack runs the functions in process.
+pub trait Vars {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment (what Lambda sets from the template).
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Vars for std::collections::BTreeMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+fn var(vars: &dyn Vars, name: &'static str) -> Result<String, ConfigError> {
+    vars.get(name).ok_or(ConfigError::Missing(name))
+}
+
+fn default_currency(vars: &dyn Vars) -> Result<Currency, ConfigError> {
+    match vars.get(env::DEFAULT_CURRENCY) {
+        Some(code) => {
+            Currency::parse(&code).map_err(|e| ConfigError::Invalid(env::DEFAULT_CURRENCY, e.to_string()))
+        }
+        None => Ok(Currency::USD),
+    }
+}

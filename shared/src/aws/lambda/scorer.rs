@@ -1,0 +1,197 @@
+//! The scorer: Kinesis and Kafka (MSK) batches of transactions and labels.
+
+use super::{ConfigError, HandlerError, ProcessEnv, Vars, default_currency, env, var};
+use crate::aws::dynamodb::DynamoStateStore;
+use crate::aws::eventbridge::EventBridgeAlerts;
+use crate::aws::s3::{self, S3Lake, S3Quarantine};
+use crate::batch::{BatchReport, StreamRecord};
+use crate::metrics::{MetricsSink, Unit};
+use crate::model::Model;
+use crate::money::Currency;
+use crate::pipeline::{Pipeline, Tally};
+use crate::scorer::{Policy, Scorer};
+use aws_config::SdkConfig;
+use aws_lambda_events::kafka::KafkaEvent;
+use aws_lambda_events::kinesis::KinesisEvent;
+use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use std::time::Instant;
+
+pub type ScorerPipeline = Pipeline<DynamoStateStore, Model, S3Quarantine, S3Lake, EventBridgeAlerts>;
+
+/// The scorer: Kinesis and Kafka (MSK) batches of transactions and labels.
+pub struct ScorerHandler {
+    pub pipeline: ScorerPipeline,
+    pub metrics: MetricsSink,
+}
+
+/// The scorer's configuration: the resources it writes to, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScorerConfig {
+    pub table: String,
+    pub lake_bucket: String,
+    pub quarantine_bucket: String,
+    pub event_bus: String,
+    pub currency: Currency,
+}
+
+impl ScorerConfig {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: var(vars, env::TABLE)?,
+            lake_bucket: var(vars, env::LAKE_BUCKET)?,
+            quarantine_bucket: var(vars, env::QUARANTINE_BUCKET)?,
+            event_bus: var(vars, env::EVENT_BUS)?,
+            currency: default_currency(vars)?,
+        })
+    }
+}
+
+impl ScorerHandler {
+    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Self::from_vars(config, &ProcessEnv)
+    }
+
+    pub fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            aws_sdk_dynamodb::Client::new(config),
+            s3::client(config),
+            aws_sdk_eventbridge::Client::new(config),
+            ScorerConfig::from_vars(vars)?,
+            Model::embedded()?,
+        ))
+    }
+
+    /// The scorer over these clients (tests give theirs instrumented).
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        s3: aws_sdk_s3::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+        at: ScorerConfig,
+        model: Model,
+    ) -> Self {
+        Self {
+            pipeline: Pipeline {
+                scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, Policy::default()),
+                quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
+                archive: S3Lake::new(s3, at.lake_bucket),
+                alerts: EventBridgeAlerts::new(eventbridge, at.event_bus),
+                currency: at.currency,
+            },
+            metrics: MetricsSink::Stdout,
+        }
+    }
+
+    /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`).
+    /// Takes the event's JSON text: a 10,000-record batch is several megabytes, so it is
+    /// parsed once into the event type and dropped (a `serde_json::Value` on the way would
+    /// hold it twice over).
+    pub async fn handle(&self, event: Box<RawValue>) -> Result<serde_json::Value, HandlerError> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            #[serde(rename = "Records")]
+            kinesis: Option<serde::de::IgnoredAny>,
+            records: Option<serde::de::IgnoredAny>,
+        }
+        let bad = |e: serde_json::Error| HandlerError::Event(e.to_string());
+        let now = Utc::now();
+        let shape: Shape = serde_json::from_str(event.get()).map_err(bad)?;
+        if shape.kinesis.is_some() {
+            let batch: KinesisEvent = serde_json::from_str(event.get()).map_err(bad)?;
+            drop(event);
+            let response = self.kinesis(batch, now).await;
+            Ok(serde_json::to_value(response).unwrap_or_default())
+        } else if shape.records.is_some() {
+            let batch: KafkaEvent = serde_json::from_str(event.get()).map_err(bad)?;
+            drop(event);
+            self.kafka(batch, now).await?;
+            Ok(serde_json::Value::Null)
+        } else {
+            Err(HandlerError::Event("expected a Kinesis or Kafka batch".into()))
+        }
+    }
+
+    /// Reports the first record of a failed batch as the batch item failure: Lambda
+    /// retries from there (nothing of the batch was applied).
+    pub async fn kinesis(&self, event: KinesisEvent, now: DateTime<Utc>) -> KinesisEventResponse {
+        // Only the sequence numbers and payloads matter: the rest of each record goes now.
+        let kept: Vec<(String, Vec<u8>)> =
+            event.records.into_iter().map(|r| (r.kinesis.sequence_number, r.kinesis.data.0)).collect();
+        let records: Vec<StreamRecord<'_>> =
+            kept.iter().map(|(position, payload)| StreamRecord { position, payload }).collect();
+        let report = self.run(&records, now).await;
+        let mut response = KinesisEventResponse::default();
+        if let Some(position) = report.retry_from {
+            let mut failure = KinesisBatchItemFailure::default();
+            failure.item_identifier = Some(position);
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    /// Kafka redelivers the whole batch on error: safe, the scorer is idempotent.
+    pub async fn kafka(&self, event: KafkaEvent, now: DateTime<Utc>) -> Result<(), HandlerError> {
+        let mut partitions: Vec<_> = event.records.into_iter().collect();
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        let decoded: Vec<(String, Vec<u8>)> = partitions
+            .into_iter()
+            .flat_map(|(partition, records)| records.into_iter().map(move |r| (partition.clone(), r)))
+            .map(|(partition, r)| {
+                let value = r.value.unwrap_or_default();
+                // A value that is not base64 is kept as is: it fails validation and is
+                // quarantined with what arrived.
+                let payload = base64::engine::general_purpose::STANDARD
+                    .decode(&value)
+                    .unwrap_or_else(|_| value.into_bytes());
+                (format!("{partition}@{}", r.offset), payload)
+            })
+            .collect();
+        let records: Vec<StreamRecord<'_>> =
+            decoded.iter().map(|(position, payload)| StreamRecord { position, payload }).collect();
+        let report = self.run(&records, now).await;
+        match report.retry_from {
+            Some(_) => Err(HandlerError::Redeliver(report.error.unwrap_or_default())),
+            None => Ok(()),
+        }
+    }
+
+    async fn run(&self, records: &[StreamRecord<'_>], now: DateTime<Utc>) -> BatchReport {
+        let started = Instant::now();
+        let report = self.pipeline.run(records, now).await;
+        let t = Tally::of(records.len(), &report);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if let Some(error) = &report.error {
+            tracing::warn!(records = t.records, %error, "batch failed, asking for redelivery");
+        } else {
+            tracing::info!(
+                records = t.records,
+                quarantined = t.quarantined,
+                accepted = t.accepted,
+                reviewed = t.reviewed,
+                blocked = t.blocked,
+                duplicates = t.duplicates,
+                labels = t.labels,
+                ms,
+                "batch scored"
+            );
+        }
+        let count = |n: usize| n as f64;
+        self.metrics.emit(
+            "scorer",
+            &[
+                ("Records", Unit::Count, count(t.records)),
+                ("Quarantined", Unit::Count, count(t.quarantined)),
+                ("Accepted", Unit::Count, count(t.accepted)),
+                ("Reviewed", Unit::Count, count(t.reviewed)),
+                ("Blocked", Unit::Count, count(t.blocked)),
+                ("Duplicates", Unit::Count, count(t.duplicates)),
+                ("Labels", Unit::Count, count(t.labels)),
+                ("BatchRetries", Unit::Count, count(t.retried)),
+                ("BatchLatency", Unit::Milliseconds, ms),
+            ],
+        );
+        report
+    }
+}
