@@ -45,7 +45,8 @@ pub struct Tally {
     pub verdicts: [usize; 3],
     pub duplicates: usize,
     pub labels: usize,
-    pub labels_unmatched: usize,
+    /// Labels whose transaction was never scored (a quarantined row): kept waiting for it.
+    pub labels_parked: usize,
     pub labels_duplicate: usize,
 }
 
@@ -56,7 +57,7 @@ impl Tally {
             Outcome::Duplicate(_) => self.duplicates += 1,
             Outcome::Labelled { .. } => self.labels += 1,
             Outcome::LabelDuplicate { .. } => self.labels_duplicate += 1,
-            Outcome::LabelUnmatched { .. } => self.labels_unmatched += 1,
+            Outcome::LabelParked { .. } => self.labels_parked += 1,
         }
     }
 
@@ -64,7 +65,7 @@ impl Tally {
         let scored: usize = self.verdicts.iter().sum::<usize>() + self.duplicates;
         eprintln!(
             "scored {scored} transactions in {seconds:.2} s ({:.0}/s): {} ACCEPT, {} REVIEW, {} BLOCK, {} duplicates; \
-             {quarantined} quarantined; labels: {} applied, {} duplicate, {} unmatched",
+             {quarantined} quarantined; labels: {} applied, {} duplicate, {} waiting for a transaction never scored",
             scored as f64 / seconds.max(1e-9),
             self.verdicts[Verdict::Accept as usize],
             self.verdicts[Verdict::Review as usize],
@@ -72,7 +73,7 @@ impl Tally {
             self.duplicates,
             self.labels,
             self.labels_duplicate,
-            self.labels_unmatched,
+            self.labels_parked,
         );
     }
 }

@@ -37,7 +37,7 @@ fn warm(scorer: &Scorer<MemoryStateStore, Model>) -> u64 {
     let step = TimeDelta::seconds(86_400 * 30 / n as i64);
     let events: Vec<Event> = (0..n).map(|i| Event::Transaction(tx(i, start() + step * i as i32))).collect();
     for chunk in events.chunks(1000) {
-        pollster::block_on(scorer.process(chunk)).unwrap();
+        pollster::block_on(scorer.process(chunk, start())).unwrap();
     }
     n
 }
@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let event = [Event::Transaction(tx(n, at))];
-            black_box(pollster::block_on(scorer.process(&event)).unwrap());
+            black_box(pollster::block_on(scorer.process(&event, at)).unwrap());
         })
     });
 
@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("score_batch_1000_fresh_state", |b| {
         b.iter_batched(
             || Scorer::new(MemoryStateStore::default(), Model::embedded().unwrap(), Policy::default()),
-            |s| black_box(pollster::block_on(s.process(&batch)).unwrap()),
+            |s| black_box(pollster::block_on(s.process(&batch, at)).unwrap()),
             criterion::BatchSize::LargeInput,
         )
     });

@@ -3,13 +3,37 @@
 use crate::alert::DeliveryError;
 use crate::decision::Decision;
 use crate::label::LabelEvent;
-use crate::store::BatchKey;
 use crate::transaction::Transaction;
 use std::future::Future;
 use std::sync::Mutex;
 
 #[cfg(feature = "aws")]
 pub mod parquet;
+
+/// Names a batch by its content: the same events in the same order give the same key,
+/// whichever process or attempt handles them, so a redelivered batch overwrites its own
+/// lake objects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct BatchKey(String);
+
+impl BatchKey {
+    /// 128-bit FNV-1a over each event's kind and subject (stable across builds, unlike
+    /// the std hasher).
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a crate::wire::Event>) -> Self {
+        const PRIME: u128 = 0x0000000001000000000000000000013B;
+        let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+        for e in events {
+            for b in e.kind().bytes().chain([0]).chain(e.subject().as_str().bytes()).chain([0]) {
+                h = (h ^ u128::from(b)).wrapping_mul(PRIME);
+            }
+        }
+        Self(format!("{h:032x}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 pub trait DecisionArchive: Send + Sync {
     /// Stores one batch's decisions and labels under its key. Storing the same batch again

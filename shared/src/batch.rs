@@ -143,7 +143,7 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
         }
     }
     let retry = |error: String| BatchReport::failed(records, error);
-    let outcomes = match scorer.process(&events).await {
+    let outcomes = match scorer.process(&events, now).await {
         Ok(outcomes) => outcomes,
         Err(e) => return retry(e.to_string()),
     };

@@ -39,6 +39,6 @@ pub use model::{FraudModel, Model, ModelError, NoModel};
 pub use money::{Amount, Currency};
 pub use rules::{Rule, RuleHit, RuleSet};
 pub use scorer::{Outcome, Policy, ScoreError, Scorer};
-pub use store::{DecisionRecord, MemoryStateStore, StateStore, StoreError};
+pub use store::{DecisionRecord, Label, MemoryStateStore, StateStore, StoreError};
 pub use transaction::{RejectReason, Transaction};
 pub use wire::Event;

@@ -3,13 +3,14 @@
 //! whole batch again.
 
 use crate::alert::{AlertSink, DeliveryError};
+use crate::archive::BatchKey;
 use crate::archive::DecisionArchive;
 use crate::batch::{BatchReport, Quarantine, StreamRecord, process_batch};
 use crate::decision::Verdict;
 use crate::model::FraudModel;
 use crate::money::Currency;
 use crate::scorer::{Outcome, Scorer};
-use crate::store::{BatchKey, StateStore};
+use crate::store::StateStore;
 use chrono::{DateTime, Utc};
 
 pub struct Pipeline<S, M, Q, A, L> {
@@ -32,6 +33,8 @@ pub struct Tally {
     /// Transactions seen before (redelivery): decided earlier, counted in no verdict.
     pub duplicates: usize,
     pub labels: usize,
+    /// Labels whose transaction was not scored yet: kept until it is (counted in `labels`).
+    pub labels_parked: usize,
     pub alerts: usize,
     /// 1 when the batch must be redelivered.
     pub retried: usize,
@@ -49,9 +52,11 @@ impl Tally {
                     Verdict::Block => t.blocked += 1,
                 },
                 Outcome::Duplicate(_) => t.duplicates += 1,
-                Outcome::Labelled { .. }
-                | Outcome::LabelDuplicate { .. }
-                | Outcome::LabelUnmatched { .. } => t.labels += 1,
+                Outcome::Labelled { .. } | Outcome::LabelDuplicate { .. } => t.labels += 1,
+                Outcome::LabelParked { .. } => {
+                    t.labels += 1;
+                    t.labels_parked += 1;
+                }
             }
         }
         t.alerts = report.decisions().filter(|(_, d)| d.verdict != Verdict::Accept).count();

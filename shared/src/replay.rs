@@ -46,7 +46,9 @@ pub fn run<S: StateStore, M: FraudModel>(
     mut each: impl FnMut(Option<usize>, Outcome),
 ) -> Result<(), ScoreError> {
     for (chunk, origins) in events.chunks(batch.max(1)).zip(origin.chunks(batch.max(1))) {
-        let outcomes = pollster::block_on(scorer.process(chunk))?;
+        // The replay's own clock: a label that must wait is parked at the time it arrives.
+        let now = chunk.iter().map(Event::time).max().unwrap_or_default();
+        let outcomes = pollster::block_on(scorer.process(chunk, now))?;
         for (o, outcome) in origins.iter().zip(outcomes) {
             each(*o, outcome);
         }

@@ -1,21 +1,60 @@
-//! The state port. The scorer loads everything a batch needs up front, works in memory,
-//! and writes back once: two reads and one write per batch, whatever the adapter.
+//! The state port. A batch loads what it needs in one read, works in memory, and writes
+//! back in *units*. A unit is what one customer's new transactions change (their decision
+//! records, the customer's state, the terminals' hourly counts, confirmed frauds), or what
+//! one label changes; a store applies each unit entirely or not at all.
 //!
-//! A store that cannot write a whole batch atomically (DynamoDB: at most 100 items per
-//! transaction) tags what it writes with the batch's [`BatchKey`] and makes the writes
-//! visible only once the batch commits; the key lets it recognise a half-written attempt of
-//! the same batch (to roll it back) and tell it from another writer's batch in flight.
+//! Correctness never rests on which batch a record arrives in: a transaction's decision
+//! record is written in the same unit as every count it moves, on the condition that the
+//! record is still as loaded (absent, for a new one). So a retried, bisected or
+//! redelivered batch, or one that carries newer records after a checkpoint, finds what an
+//! earlier attempt applied and applies only the rest; a crash between units leaves each
+//! unit whole or absent. Counts many writers share (terminals) are commutative additions
+//! without a version; a customer's state has one writer (the stream's partition key) and
+//! a version guard; a unit whose condition failed is redone from fresh state.
 
 use crate::decision::Decision;
-use crate::features::{CustomerState, TerminalState};
+use crate::features::{CustomerState, TerminalState, hour_of};
 use crate::ids::{CustomerId, TerminalId, TransactionId};
+use crate::label::LabelEvent;
 use crate::money::Amount;
-use crate::wire::Event;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
+
+/// How long a confirmed fraud, and the record a chargeback must find, are kept: chargebacks
+/// arrive up to 120 days after the payment, and a fraud then still has to move the terminal's
+/// and customer's counts.
+pub const FRAUD_RETENTION: Duration = Duration::days(180);
+
+/// A label as recorded on its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Label {
+    pub fraud: bool,
+    pub known_at: DateTime<Utc>,
+}
+
+impl Label {
+    pub fn of(event: &LabelEvent) -> Self {
+        Self { fraud: event.fraud, known_at: event.known_at }
+    }
+
+    /// Whether `self` replaces `recorded`: a later verdict wins (a correction); an equal
+    /// one, or one older than what is recorded (a redelivered original after its
+    /// correction), changes nothing.
+    pub fn replaces(&self, recorded: Option<Label>) -> bool {
+        match recorded {
+            None => true,
+            Some(r) => self.fraud != r.fraud && self.known_at >= r.known_at,
+        }
+    }
+
+    pub fn is_fraud(label: Option<Label>) -> bool {
+        label.is_some_and(|l| l.fraud)
+    }
+}
 
 /// What is remembered of a scored transaction: its decision (idempotency: a redelivered
 /// transaction gets the same answer and moves no feature twice) and where it happened
@@ -27,83 +66,134 @@ pub struct DecisionRecord {
     pub terminal: TerminalId,
     pub at: DateTime<Utc>,
     pub amount: Amount,
-    /// The confirmed label, once known.
-    pub label: Option<bool>,
+    /// The confirmed label, once known (the latest, after corrections).
+    pub label: Option<Label>,
+}
+
+/// What the store holds under a transaction id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RecordState {
+    Decided(DecisionRecord),
+    /// A label that arrived before its transaction (it travels keyed by transaction, the
+    /// transaction by customer: another shard), kept until the transaction is scored.
+    Parked(ParkedLabel),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParkedLabel {
+    pub label: Label,
+    /// When it was parked: after [`PARKED_RETENTION`] it is reported as unmatched.
+    pub parked_at: DateTime<Utc>,
+}
+
+/// How long a label waits for its transaction before it is reported as unmatched.
+pub const PARKED_RETENTION: Duration = Duration::days(7);
+
+/// A record with its version: 0 when nothing is stored; each write adds one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub version: u64,
+    pub state: RecordState,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Another writer changed an entity since it was loaded: reload and redo the batch.
-    #[error("concurrent update of {0}")]
-    Conflict(String),
-    /// Throttling, timeouts, unavailability: retry later.
+    /// Throttling, timeouts, unavailability, an undecodable item: retry later.
     #[error("state store unavailable: {0}")]
     Transient(String),
 }
 
-/// Names a batch by its content: the same events in the same order give the same key,
-/// whichever process or attempt handles them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct BatchKey(String);
+/// Hours `(from, to]` of a terminal's history a batch needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub from: i64,
+    pub to: i64,
+}
 
-impl BatchKey {
-    /// 128-bit FNV-1a over each event's kind and subject (stable across builds, unlike
-    /// the std hasher).
-    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
-        const PRIME: u128 = 0x0000000001000000000000000000013B;
-        let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
-        for e in events {
-            for b in e.kind().bytes().chain([0]).chain(e.subject().as_str().bytes()).chain([0]) {
-                h = (h ^ u128::from(b)).wrapping_mul(PRIME);
-            }
-        }
-        Self(format!("{h:032x}"))
+impl Span {
+    /// What a transaction at `at` (epoch seconds) needs: the terminal horizon before it.
+    pub fn before(at: i64) -> Self {
+        let hour = hour_of(at);
+        Span { from: hour - TerminalState::HORIZON_HOURS, to: hour }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn union(self, other: Span) -> Span {
+        Span { from: self.from.min(other.from), to: self.to.max(other.to) }
     }
 }
 
-/// Everything a batch changed, written back in one go.
+/// What a batch reads.
 #[derive(Debug, Default)]
-pub struct Changes {
-    pub batch: BatchKey,
+pub struct LoadRequest {
+    pub records: Vec<TransactionId>,
+    pub customers: Vec<CustomerId>,
+    pub terminals: Vec<(TerminalId, Span)>,
+}
+
+/// What the store holds of a request; absent entities are missing from the maps.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub records: FxHashMap<TransactionId, Record>,
+    /// Each customer's state stamped with its version, confirmed frauds included.
     pub customers: FxHashMap<CustomerId, CustomerState>,
     pub terminals: FxHashMap<TerminalId, TerminalState>,
-    /// Transactions first seen in this batch.
-    pub records: Vec<DecisionRecord>,
-    /// Records of earlier batches that this batch labelled (now carrying the label).
-    pub labelled: Vec<DecisionRecord>,
-    /// The changed entities as the batch loaded them (absent: new), for stores that must
-    /// be able to undo a half-written batch.
-    pub previous: States,
 }
 
-pub type States = (FxHashMap<CustomerId, CustomerState>, FxHashMap<TerminalId, TerminalState>);
+/// A change to one terminal hour's counts: commutative, applied without a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalDelta {
+    pub hour: i64,
+    pub count: i64,
+    pub frauds: i64,
+}
+
+/// A confirmed fraud on a customer (`at` = the transaction's time), or one withdrawn by a
+/// correction (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FraudMark {
+    pub customer: CustomerId,
+    pub transaction: TransactionId,
+    pub at: Option<i64>,
+}
+
+/// A record write, on the condition that the stored version is still `expected`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordWrite {
+    pub id: TransactionId,
+    pub expected: u64,
+    pub state: RecordState,
+}
+
+/// Written entirely or not at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unit {
+    /// The customer's new state, on the condition that the stored version is still
+    /// `state.version` (0: none stored).
+    pub customer: Option<(CustomerId, CustomerState)>,
+    pub records: Vec<RecordWrite>,
+    pub terminals: Vec<(TerminalId, TerminalDelta)>,
+    pub frauds: Vec<FraudMark>,
+}
 
 pub trait StateStore: Send + Sync {
-    /// Decision records of `ids` that exist (`batch` is the batch asking).
-    fn load_records(
-        &self,
-        batch: &BatchKey,
-        ids: &[TransactionId],
-    ) -> impl Future<Output = Result<FxHashMap<TransactionId, DecisionRecord>, StoreError>> + Send;
+    fn load(&self, request: &LoadRequest) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
 
-    /// States of the given entities; absent ones are simply missing from the maps.
-    fn load_states(
-        &self,
-        batch: &BatchKey,
-        customers: &[CustomerId],
-        terminals: &[TerminalId],
-    ) -> impl Future<Output = Result<States, StoreError>> + Send;
+    /// Applies each unit entirely or not at all, and says which were applied. A unit whose
+    /// conditions no longer hold (its customer or a record moved since the load) is not:
+    /// the caller redoes it from fresh state. Units of one customer are applied in order.
+    /// On an error some units may be applied: redoing the whole batch is then safe.
+    fn commit(&self, units: Vec<Unit>) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
 
-    /// Writes all changes, or none if any entity's `version` is not the stored one.
-    /// Stored versions are then one more than the ones written.
-    fn save(&self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Most new transactions one unit may carry (a store's transaction size limit).
+    fn unit_limit(&self) -> usize {
+        usize::MAX
+    }
 }
 
-/// In-process state: replays, the demo and unit tests.
+/// In-process state: replays, the demo and unit tests. Laid out as the DynamoDB adapter
+/// lays it out (customer state, frauds apart, terminal counts per hour), with the same
+/// conditions, so the scorer behaves the same over either.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     inner: Mutex<Memory>,
@@ -111,49 +201,91 @@ pub struct MemoryStateStore {
 
 #[derive(Debug, Default)]
 struct Memory {
+    records: FxHashMap<TransactionId, Record>,
     customers: FxHashMap<CustomerId, CustomerState>,
-    terminals: FxHashMap<TerminalId, TerminalState>,
-    records: FxHashMap<TransactionId, DecisionRecord>,
+    frauds: FxHashMap<CustomerId, BTreeMap<TransactionId, i64>>,
+    terminals: FxHashMap<TerminalId, BTreeMap<i64, (i64, i64)>>,
 }
 
-fn pick<K: std::hash::Hash + Eq + Clone, V: Clone>(from: &FxHashMap<K, V>, keys: &[K]) -> FxHashMap<K, V> {
-    keys.iter().filter_map(|k| from.get(k).map(|v| (k.clone(), v.clone()))).collect()
-}
+impl Memory {
+    fn customer(&self, id: &CustomerId) -> Option<CustomerState> {
+        let frauds = self.frauds.get(id);
+        if !self.customers.contains_key(id) && frauds.is_none() {
+            return None;
+        }
+        let mut state = self.customers.get(id).cloned().unwrap_or_default();
+        state.fraud_tx_at = frauds.map(|f| f.values().copied().collect()).unwrap_or_default();
+        state.fraud_tx_at.sort_unstable();
+        Some(state)
+    }
 
-/// Optimistic concurrency: the version a batch loaded must still be the stored one
-/// (0 for an entity it saw as new).
-fn check_version<K: std::hash::Hash + Eq + std::fmt::Debug, V>(
-    stored: &FxHashMap<K, V>,
-    key: &K,
-    loaded: u64,
-    version: impl Fn(&V) -> u64,
-) -> Result<(), StoreError> {
-    if stored.get(key).map_or(0, version) == loaded {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict(format!("{key:?}")))
+    fn terminal(&self, id: &TerminalId, span: Span) -> Option<TerminalState> {
+        let hours = self.terminals.get(id)?;
+        Some(TerminalState::from_hours(hours.range(span.from + 1..=span.to).map(|(&h, &c)| (h, c))))
+    }
+
+    /// Whether every condition of `unit` holds.
+    fn admits(&self, unit: &Unit) -> bool {
+        let stored_customer = |id| self.customers.get(id).map_or(0, |s: &CustomerState| s.version);
+        let stored_record = |id| self.records.get(id).map_or(0, |r: &Record| r.version);
+        unit.customer.as_ref().is_none_or(|(id, s)| stored_customer(id) == s.version)
+            && unit.records.iter().all(|r| stored_record(&r.id) == r.expected)
+    }
+
+    fn apply(&mut self, unit: Unit) {
+        if let Some((id, mut state)) = unit.customer {
+            state.version += 1;
+            state.fraud_tx_at.clear(); // kept apart, as in DynamoDB
+            self.customers.insert(id, state);
+        }
+        for r in unit.records {
+            self.records.insert(r.id, Record { version: r.expected + 1, state: r.state });
+        }
+        for (id, d) in unit.terminals {
+            let c = self.terminals.entry(id).or_default().entry(d.hour).or_default();
+            c.0 += d.count;
+            c.1 += d.frauds;
+        }
+        for m in unit.frauds {
+            let frauds = self.frauds.entry(m.customer).or_default();
+            match m.at {
+                Some(at) => frauds.insert(m.transaction, at),
+                None => frauds.remove(&m.transaction),
+            };
+        }
     }
 }
 
 impl MemoryStateStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
-        // A panic elsewhere cannot leave the maps half-written (save checks before it
-        // writes), so a poisoned lock is still consistent.
+        // A panic elsewhere cannot leave the maps half-written (a unit is checked before
+        // it is applied), so a poisoned lock is still consistent.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A customer's stored state (confirmed frauds included).
     pub fn customer(&self, id: &CustomerId) -> Option<CustomerState> {
-        self.lock().customers.get(id).cloned()
+        self.lock().customer(id)
     }
 
+    /// A terminal's whole stored history.
     pub fn terminal(&self, id: &TerminalId) -> Option<TerminalState> {
-        self.lock().terminals.get(id).cloned()
+        self.lock().terminal(id, Span { from: i64::MIN, to: i64::MAX - 1 })
     }
 
-    pub fn record(&self, id: &TransactionId) -> Option<DecisionRecord> {
+    pub fn record(&self, id: &TransactionId) -> Option<Record> {
         self.lock().records.get(id).cloned()
     }
 
+    /// A transaction's decision record, if it was scored.
+    pub fn decided(&self, id: &TransactionId) -> Option<DecisionRecord> {
+        match self.record(id)?.state {
+            RecordState::Decided(r) => Some(r),
+            RecordState::Parked(_) => None,
+        }
+    }
+
+    /// Customers, terminals and records stored.
     pub fn len(&self) -> (usize, usize, usize) {
         let m = self.lock();
         (m.customers.len(), m.terminals.len(), m.records.len())
@@ -161,43 +293,85 @@ impl MemoryStateStore {
 }
 
 impl StateStore for MemoryStateStore {
-    async fn load_records(
-        &self,
-        _: &BatchKey,
-        ids: &[TransactionId],
-    ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
-        Ok(pick(&self.lock().records, ids))
-    }
-
-    async fn load_states(
-        &self,
-        _: &BatchKey,
-        customers: &[CustomerId],
-        terminals: &[TerminalId],
-    ) -> Result<States, StoreError> {
+    async fn load(&self, request: &LoadRequest) -> Result<Snapshot, StoreError> {
         let m = self.lock();
-        Ok((pick(&m.customers, customers), pick(&m.terminals, terminals)))
+        let mut out = Snapshot::default();
+        for id in &request.records {
+            if let Some(r) = m.records.get(id) {
+                out.records.insert(id.clone(), r.clone());
+            }
+        }
+        for id in &request.customers {
+            if let Some(c) = m.customer(id) {
+                out.customers.insert(id.clone(), c);
+            }
+        }
+        for (id, span) in &request.terminals {
+            if let Some(t) = m.terminal(id, *span) {
+                out.terminals.insert(id.clone(), t);
+            }
+        }
+        Ok(out)
     }
 
-    async fn save(&self, changes: Changes) -> Result<(), StoreError> {
+    async fn commit(&self, units: Vec<Unit>) -> Result<Vec<bool>, StoreError> {
         let mut m = self.lock();
-        for (k, s) in &changes.customers {
-            check_version(&m.customers, k, s.version, |s| s.version)?;
-        }
-        for (k, s) in &changes.terminals {
-            check_version(&m.terminals, k, s.version, |s| s.version)?;
-        }
-        for (k, mut s) in changes.customers {
-            s.version += 1;
-            m.customers.insert(k, s);
-        }
-        for (k, mut s) in changes.terminals {
-            s.version += 1;
-            m.terminals.insert(k, s);
-        }
-        for r in changes.records.into_iter().chain(changes.labelled) {
-            m.records.insert(r.decision.transaction_id.clone(), r);
-        }
-        Ok(())
+        Ok(units
+            .into_iter()
+            .map(|unit| {
+                let admitted = m.admits(&unit);
+                if admitted {
+                    m.apply(unit);
+                }
+                admitted
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pollster::block_on;
+
+    fn cust(id: &str) -> CustomerId {
+        CustomerId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn a_unit_with_a_stale_customer_version_is_refused_whole() {
+        let store = MemoryStateStore::default();
+        let t = TerminalId::parse("p1").unwrap();
+        let unit = Unit {
+            customer: Some((cust("c1"), CustomerState::default())),
+            terminals: vec![(t.clone(), TerminalDelta { hour: 5, count: 1, frauds: 0 })],
+            ..Unit::default()
+        };
+        assert_eq!(block_on(store.commit(vec![unit.clone(), unit])).unwrap(), [true, false]);
+        assert_eq!(store.customer(&cust("c1")).unwrap().version, 1);
+        assert_eq!(store.terminal(&t).unwrap().counts(5, 1).count, 1, "the refused unit moved nothing");
+    }
+
+    #[test]
+    fn frauds_are_kept_apart_and_can_be_withdrawn() {
+        let store = MemoryStateStore::default();
+        let tx = TransactionId::parse("t1").unwrap();
+        let mark = |at| FraudMark { customer: cust("c1"), transaction: tx.clone(), at };
+        let unit = |at| Unit { frauds: vec![mark(at)], ..Unit::default() };
+        block_on(store.commit(vec![unit(Some(100))])).unwrap();
+        assert_eq!(store.customer(&cust("c1")).unwrap().fraud_tx_at, [100]);
+        block_on(store.commit(vec![unit(None)])).unwrap();
+        assert!(store.customer(&cust("c1")).unwrap().fraud_tx_at.is_empty());
+    }
+
+    #[test]
+    fn a_correction_replaces_a_label_and_a_redelivered_original_does_not() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let fraud = Label { fraud: true, known_at: at("2018-04-08T00:00:00Z") };
+        let cleared = Label { fraud: false, known_at: at("2018-04-20T00:00:00Z") };
+        assert!(fraud.replaces(None));
+        assert!(cleared.replaces(Some(fraud)));
+        assert!(!fraud.replaces(Some(cleared)), "older than the correction");
+        assert!(!fraud.replaces(Some(fraud)), "the same label again");
     }
 }

@@ -1,9 +1,8 @@
 //! Builders shared by unit tests.
 
 use crate::model::{Contribution, FraudModel, ModelError};
-use crate::store::{BatchKey, Changes, DecisionRecord, MemoryStateStore, StateStore, States, StoreError};
+use crate::store::{LoadRequest, MemoryStateStore, Snapshot, StateStore, StoreError, Unit};
 use crate::{Amount, Currency, CustomerId, Features, TerminalId, Transaction, TransactionId};
-use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// A USD transaction; panics on malformed test input.
@@ -18,50 +17,58 @@ pub fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> T
     }
 }
 
-/// An in-memory store whose saves can be made to fail: the first `conflicts` lose an
-/// optimistic-concurrency race, and every save fails as throttled while `down` is set.
+/// An in-memory store that can be made to fail: the first `stale` units it is asked to
+/// commit are refused as if another writer had moved their customer; while `down` is set
+/// every call fails as throttled; with `crash_after` set to k, a commit applies its first
+/// k units and then fails, as a function killed mid-save would leave it.
 #[derive(Default)]
 pub struct FaultyStore {
     pub inner: MemoryStateStore,
-    pub conflicts: AtomicU32,
+    pub stale: AtomicU32,
     pub down: AtomicBool,
-    /// `previous` of the last save that went through.
-    pub previous: std::sync::Mutex<States>,
+    pub crash_after: std::sync::Mutex<Option<usize>>,
+    pub limit: Option<usize>,
 }
 
 impl FaultyStore {
     pub fn conflicting(times: u32) -> Self {
-        Self { conflicts: AtomicU32::new(times), ..Self::default() }
+        Self { stale: AtomicU32::new(times), ..Self::default() }
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Transient("throttled".into()));
+        }
+        Ok(())
     }
 }
 
 impl StateStore for FaultyStore {
-    async fn load_records(
-        &self,
-        batch: &BatchKey,
-        ids: &[TransactionId],
-    ) -> Result<FxHashMap<TransactionId, DecisionRecord>, StoreError> {
-        self.inner.load_records(batch, ids).await
+    async fn load(&self, request: &LoadRequest) -> Result<Snapshot, StoreError> {
+        self.check()?;
+        self.inner.load(request).await
     }
 
-    async fn load_states(
-        &self,
-        batch: &BatchKey,
-        c: &[CustomerId],
-        t: &[TerminalId],
-    ) -> Result<States, StoreError> {
-        self.inner.load_states(batch, c, t).await
+    async fn commit(&self, units: Vec<Unit>) -> Result<Vec<bool>, StoreError> {
+        self.check()?;
+        let crash = self.crash_after.lock().unwrap().take();
+        let n = units.len();
+        let mut applied = Vec::with_capacity(n);
+        for (i, unit) in units.into_iter().enumerate() {
+            if crash == Some(i) {
+                return Err(StoreError::Transient(format!("killed after {i} of {n} units")));
+            }
+            if self.stale.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                applied.push(false);
+                continue;
+            }
+            applied.extend(self.inner.commit(vec![unit]).await?);
+        }
+        Ok(applied)
     }
 
-    async fn save(&self, changes: Changes) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::Transient("throttled".into()));
-        }
-        if self.conflicts.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(StoreError::Conflict("a terminal".into()));
-        }
-        *self.previous.lock().unwrap() = changes.previous.clone();
-        self.inner.save(changes).await
+    fn unit_limit(&self) -> usize {
+        self.limit.unwrap_or(usize::MAX)
     }
 }
 

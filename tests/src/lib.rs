@@ -8,9 +8,6 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -213,35 +210,13 @@ impl Aws {
         }
     }
 
-    /// The state table: `pk` string key, on-demand, TTL on `ttl`.
+    /// The state table as `template.yaml` declares it (keys, the `parked` index, TTL).
     pub async fn create_table(&self) {
-        use vigil_shared::aws::dynamodb::{PK, TTL};
-        self.dynamodb
-            .create_table()
-            .table_name(TABLE)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(PK)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder().attribute_name(PK).key_type(KeyType::Hash).build().unwrap(),
-            )
-            .send()
+        let template = vigil_local::Template::load(&vigil_local::template_path()).expect("template.yaml");
+        let table = template.resource("StateTable").expect("StateTable in template.yaml");
+        vigil_local::stack::create_table(&self.dynamodb, TABLE, &table.properties)
             .await
             .expect("create table");
-        self.dynamodb
-            .update_time_to_live()
-            .table_name(TABLE)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name(TTL).enabled(true).build().unwrap(),
-            )
-            .send()
-            .await
-            .expect("enable TTL");
     }
 
     pub async fn create_buckets(&self) {
@@ -376,24 +351,26 @@ impl Aws {
         url
     }
 
-    /// Transactions counted in each stored entity state with key prefix `c#` or `t#`
-    /// (summed over its hourly buckets).
+    /// Transactions counted per customer (`c#<id>`: its spending history's hourly buckets)
+    /// or per terminal (`t#<id>`: the `n<hour>` counters of all its week items).
     pub async fn counted(&self, prefix: &str) -> BTreeMap<String, u64> {
-        let items = self.items().await;
-        items
-            .iter()
-            .filter(|(pk, _)| pk.starts_with(prefix))
-            .map(|(pk, item)| {
-                let state: serde_json::Value = serde_json::from_str(item["s"].as_s().unwrap()).unwrap();
-                let total = state["buckets"]
-                    .as_array()
-                    .unwrap()
+        let mut out = BTreeMap::new();
+        for (pk, item) in self.items().await.iter().filter(|(pk, _)| pk.starts_with(prefix)) {
+            if prefix == "t#" {
+                let terminal = pk.rsplit_once('#').map_or(pk.as_str(), |(t, _)| t).to_owned();
+                let n: u64 = item
                     .iter()
-                    .map(|b| b["spend"]["count"].as_u64().or(b["counts"]["count"].as_u64()).unwrap())
+                    .filter(|(name, _)| name.starts_with('n') && name[1..].parse::<u32>().is_ok())
+                    .map(|(_, v)| v.as_n().unwrap().parse::<u64>().unwrap())
                     .sum();
-                (pk.clone(), total)
-            })
-            .collect()
+                *out.entry(terminal).or_default() += n;
+            } else {
+                let state: serde_json::Value = serde_json::from_str(item["s"].as_s().unwrap()).unwrap();
+                let buckets = state["buckets"].as_array().unwrap();
+                out.insert(pk.clone(), buckets.iter().map(|b| b["spend"]["count"].as_u64().unwrap()).sum());
+            }
+        }
+        out
     }
 
     /// Rows in the Parquet objects under `prefix` of the lake.

@@ -4,11 +4,12 @@
 
 use super::{PARALLELISM, describe};
 use crate::alert::DeliveryError;
+use crate::archive::BatchKey;
 use crate::archive::{DecisionArchive, parquet};
 use crate::batch::{Quarantine, Quarantined};
 use crate::decision::Decision;
 use crate::label::LabelEvent;
-use crate::store::{BatchKey, StoreError};
+use crate::store::StoreError;
 use crate::transaction::Transaction;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;

@@ -4,4 +4,4 @@ mod engine;
 mod state;
 
 pub use engine::{FEATURE_NAMES, FeatureEngine, Features, N_FEATURES};
-pub use state::{CustomerState, TerminalState, hour_of};
+pub use state::{CustomerState, FRAUD_RETENTION_DAYS, TerminalState, hour_of};

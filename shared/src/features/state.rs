@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 pub const SECS_PER_HOUR: i64 = 3600;
 pub const HOURS_PER_DAY: i64 = 24;
+/// Confirmed frauds are remembered this long after their transaction: chargebacks arrive
+/// up to 120 days late, and windows shorter than this simply ignore older ones.
+pub const FRAUD_RETENTION_DAYS: i64 = 180;
 
 /// Hours since the Unix epoch (floor, also before 1970).
 pub fn hour_of(unix_secs: i64) -> i64 {
@@ -64,14 +67,18 @@ pub struct SpendBucket {
     pub spend: CountSum,
 }
 
-/// What Vigil remembers about one customer.
+/// What Vigil remembers about one customer. Its serialised form is the spending history
+/// only: the version and the confirmed frauds are stored apart (frauds are written by
+/// labels, which travel on other shards than the customer's transactions).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerState {
     /// Optimistic-concurrency version, bumped by every store write.
+    #[serde(skip)]
     pub version: u64,
     pub buckets: Vec<SpendBucket>,
     pub last_tx_at: Option<i64>,
-    /// Times of this customer's transactions confirmed as fraud (known labels only).
+    /// Times of this customer's transactions confirmed as fraud (known labels only), sorted.
+    #[serde(skip)]
     pub fraud_tx_at: Vec<i64>,
 }
 
@@ -113,13 +120,20 @@ impl CustomerState {
         self.evict();
     }
 
+    /// Undoes [`CustomerState::confirm_fraud`] (a corrected label).
+    pub fn withdraw_fraud(&mut self, tx_at: i64) {
+        if let Some(pos) = self.fraud_tx_at.iter().position(|&t| t == tx_at) {
+            self.fraud_tx_at.remove(pos);
+        }
+    }
+
     fn evict(&mut self) {
         let Some(latest) = self.last_tx_at else {
             return;
         };
         let oldest_hour = hour_of(latest) - Self::HORIZON_HOURS;
         self.buckets.retain(|b| b.hour > oldest_hour);
-        let oldest = latest - Self::HORIZON_HOURS * SECS_PER_HOUR;
+        let oldest = latest - FRAUD_RETENTION_DAYS * HOURS_PER_DAY * SECS_PER_HOUR;
         self.fraud_tx_at.retain(|&t| t > oldest);
     }
 }
@@ -144,10 +158,10 @@ pub struct TerminalBucket {
     pub counts: TerminalCounts,
 }
 
-/// What Vigil remembers about one terminal.
+/// What Vigil knows about one terminal, as a batch loaded it: counts per hour. Stored as
+/// per-hour counters that every shard adds to (no version: additions commute).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalState {
-    pub version: u64,
     pub buckets: Vec<TerminalBucket>,
 }
 
@@ -183,12 +197,35 @@ impl TerminalState {
         self.buckets.retain(|b| b.hour > newest - Self::HORIZON_HOURS);
     }
 
+    /// The state from stored `(hour, (count, frauds))` counters in hour order; counts
+    /// below zero (a withdrawn fraud added before its confirmation) read as zero.
+    pub fn from_hours(hours: impl IntoIterator<Item = (i64, (i64, i64))>) -> Self {
+        let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        let buckets = hours
+            .into_iter()
+            .map(|(hour, (count, frauds))| TerminalBucket {
+                hour,
+                counts: TerminalCounts { count: clamp(count), frauds: clamp(frauds) },
+            })
+            .collect();
+        Self { buckets }
+    }
+
     /// Counts a fraud against the hour of the labelled transaction; a label older than
-    /// the horizon can no longer move any window, so it is dropped.
+    /// what this state holds can no longer move any window it serves.
     pub fn confirm_fraud(&mut self, tx_at: i64) {
         let hour = hour_of(tx_at);
         if let Ok(i) = self.buckets.binary_search_by_key(&hour, |b| b.hour) {
             self.buckets[i].counts.frauds += 1;
+        }
+    }
+
+    /// Undoes [`TerminalState::confirm_fraud`] (a corrected label).
+    pub fn withdraw_fraud(&mut self, tx_at: i64) {
+        let hour = hour_of(tx_at);
+        if let Ok(i) = self.buckets.binary_search_by_key(&hour, |b| b.hour) {
+            let frauds = &mut self.buckets[i].counts.frauds;
+            *frauds = frauds.saturating_sub(1);
         }
     }
 }
@@ -213,13 +250,27 @@ mod tests {
     }
 
     #[test]
-    fn customer_history_is_evicted_after_thirty_days() {
+    fn spending_is_evicted_after_thirty_days_and_frauds_after_their_retention() {
         let mut c = CustomerState::default();
         c.observe(0, Decimal::ONE);
         c.confirm_fraud(0);
         c.observe(30 * 24 * H, Decimal::ONE);
         assert_eq!(c.buckets.len(), 1);
+        assert_eq!(c.fraud_tx_at, [0], "a 120-day chargeback must still find it");
+        c.observe(FRAUD_RETENTION_DAYS * 24 * H, Decimal::ONE);
         assert!(c.fraud_tx_at.is_empty());
+    }
+
+    #[test]
+    fn a_withdrawn_fraud_no_longer_counts() {
+        let mut c = CustomerState::default();
+        c.confirm_fraud(10 * H);
+        c.withdraw_fraud(10 * H);
+        assert_eq!(c.frauds_within(11 * H, 24 * H), 0);
+        let mut t = TerminalState::from_hours([(10, (2, 1))]);
+        t.withdraw_fraud(10 * H + 5);
+        t.withdraw_fraud(10 * H + 5);
+        assert_eq!(t.counts(10, 1), TerminalCounts { count: 2, frauds: 0 });
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! state and decision records ([`DynamoStateStore`]) and the alert ledger
 //! ([`DynamoAlertLedger`]) share it under their own key prefixes.
 
+mod capacity;
 mod ledger;
 mod state;
+mod writes;
 
+pub use capacity::Usage;
 pub use ledger::DynamoAlertLedger;
-pub use state::{DynamoStateStore, LEASE};
+pub use state::{DynamoStateStore, PARKED, PARKED_INDEX, parked_on};
 
 use super::describe;
 use crate::alert::DeliveryError;

@@ -1,133 +1,135 @@
-//! DynamoDB: feature state, decision records and alert dedupe in one table keyed by `pk`
-//! (`c#<customer>`, `t#<terminal>`, `tx#<transaction>`, `batch#<key>`, `alert#<id>`),
-//! expiring through its `ttl` attribute.
+//! The state store on DynamoDB. Items (key `pk`):
 //!
-//! A batch's writes span many requests (a transaction takes at most 100 items), so they
-//! become visible through a commit marker written last. Every item a batch writes carries
-//! the batch key and its value from before the batch. Readers take the new value once the
-//! marker exists; the old one if the batch is their own (a retry of a half-written
-//! attempt) or was abandoned (older than [`LEASE`]); and wait, then report a conflict, if
-//! another writer's batch is still in flight. So a retried batch never counts a
-//! transaction twice, and shards writing the same terminal never lose each other's
-//! updates (every state write is conditional on the version it read).
+//! - `tx#<transaction>`: its decision record, or a label waiting for it (`s`, JSON), with
+//!   a version `rv`; a waiting label also carries `parked` (the day it was parked), which
+//!   the sparse index [`PARKED_INDEX`] lists for the sweep.
+//! - `c#<customer>`: the customer's spending history (`s`, JSON) and version `v`.
+//! - `cf#<customer>`: the customer's confirmed frauds, one attribute `f:<transaction>`
+//!   holding the transaction's time (labels travel on other shards than the customer's
+//!   transactions: this keeps the customer's own item single-writer).
+//! - `t#<terminal>#<week>`: a terminal's counts for one week (168 hours since the epoch):
+//!   `n<h>` transactions and `f<h>` confirmed frauds in hour `h` of the week, added to by
+//!   every shard (`ADD`: commutative, no version, one small item per write).
+//!
+//! A unit (see [`crate::store`]) is written as one TransactWriteItems: record puts on
+//! their version, the customer put on its version, the terminal and fraud updates. So a
+//! crash at any point leaves each transaction fully counted or not at all, whatever
+//! batch its retry arrives in. A cancelled transaction names the items whose condition
+//! failed: their units are reported stale (the scorer redoes them); items another
+//! transaction held (`TransactionConflict`) are resent after a jittered backoff.
 
+use super::capacity::{self, Meter, Usage};
+use super::writes::{self, Op, Pack, Update};
 use super::{Item, PK, TTL, delivery, n, number, s, text};
-use crate::aws::{PARALLELISM, PARTIAL_ATTEMPTS, backoff, chunks, describe, retry_failed};
-use crate::features::{CustomerState, TerminalState};
-use crate::store::{BatchKey, Changes, DecisionRecord, StateStore, States, StoreError};
-use crate::{CustomerId, TerminalId, TransactionId};
+use crate::aws::{PARALLELISM, chunks, describe, retry_failed};
+use crate::features::{CustomerState, FRAUD_RETENTION_DAYS, TerminalState};
+use crate::ids::{CustomerId, TerminalId, TransactionId};
+use crate::store::{
+    LoadRequest, PARKED_RETENTION, Record, RecordState, Snapshot, StateStore, StoreError, Unit,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem, Update as UpdateItem,
+};
 use chrono::{DateTime, Duration, Utc};
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryStreamExt, stream};
-use rustc_hash::FxHashSet;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use futures::stream::FuturesUnordered;
+use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration as StdDuration;
 
 const VERSION: &str = "v";
+const RECORD_VERSION: &str = "rv";
 const VALUE: &str = "s";
-const BEFORE: &str = "b";
-const BATCH: &str = "k";
-const BATCH_AT: &str = "at";
+/// On a waiting label: the UTC day it was parked.
+pub const PARKED: &str = "parked";
+/// The sparse global secondary index over [`PARKED`] (key `parked`, then `pk`).
+pub const PARKED_INDEX: &str = "parked";
+const FRAUD_PREFIX: &str = "f:";
 
-/// Longest a batch may take from its first write to its commit (Lambda's longest
-/// timeout): an uncommitted batch older than this was abandoned.
-pub const LEASE: Duration = Duration::minutes(15);
-/// Entity state outlives its longest feature window (37 days) after its last write.
-const STATE_TTL: Duration = Duration::days(40);
-/// Decision records stay long enough for late chargebacks to find their transaction.
-const RECORD_TTL: Duration = Duration::days(120);
-/// Markers outlive every item that refers to them.
-const MARKER_TTL: Duration = Duration::days(130);
-
-/// TransactWriteItems limits: 100 items, 4 MB (kept under, for the envelope).
-const TRANSACT_ITEMS: usize = 100;
-const TRANSACT_BYTES: usize = 3_500_000;
-const BATCH_WRITE_ITEMS: usize = 25;
+/// Hours per terminal item.
+const WEEK_HOURS: i64 = 168;
+/// A customer's spending outlives its longest window (30 days) after its last write.
+const CUSTOMER_TTL: Duration = Duration::days(40);
+/// Records, frauds and terminal counts outlive the latest chargeback that must find them.
+const RETAINED_TTL: Duration = Duration::days(FRAUD_RETENTION_DAYS);
 const BATCH_GET_KEYS: usize = 100;
-
-fn customer_key(id: &CustomerId) -> String {
-    format!("c#{}", id.as_str())
-}
-
-fn terminal_key(id: &TerminalId) -> String {
-    format!("t#{}", id.as_str())
-}
+/// Resends of a transaction cancelled because other writers held its items.
+const CONFLICT_ATTEMPTS: u32 = 10;
 
 fn record_key(id: &TransactionId) -> String {
     format!("tx#{}", id.as_str())
 }
 
-fn marker_key(batch: &str) -> String {
-    format!("batch#{batch}")
+fn customer_key(id: &CustomerId) -> String {
+    format!("c#{}", id.as_str())
 }
 
-fn encode(value: &impl Serialize) -> String {
+fn frauds_key(id: &CustomerId) -> String {
+    format!("cf#{}", id.as_str())
+}
+
+fn week_key(id: &TerminalId, week: i64) -> String {
+    format!("t#{}#{week}", id.as_str())
+}
+
+fn encode(value: &impl serde::Serialize) -> String {
     // Our own plain data types: serialisation cannot fail.
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn decode<T: DeserializeOwned>(pk: &str, json: &str) -> Result<T, StoreError> {
+fn decode<T: serde::de::DeserializeOwned>(pk: &str, json: &str) -> Result<T, StoreError> {
     // Written by this adapter: a decode failure means a schema change without migration,
     // which retrying will not fix, but which must stop the batch rather than reset state.
     serde_json::from_str(json).map_err(|e| StoreError::Transient(format!("undecodable item {pk}: {e}")))
 }
 
+fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
+    StoreError::Transient(describe(&e))
+}
+
 pub struct DynamoStateStore {
     client: Client,
     table: String,
-}
-
-/// Items of one load, with the batches they were written by that have committed.
-struct Loaded {
-    items: HashMap<String, Item>,
-    committed: FxHashSet<String>,
+    meter: Meter,
+    /// Sizes of the items the last load read, for the write units of what replaces them.
+    sizes: std::sync::Mutex<HashMap<String, usize>>,
 }
 
 impl DynamoStateStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), meter: Meter::default(), sizes: Default::default() }
     }
 
-    /// Reads `keys` and the markers of the batches that wrote them, waiting out other
-    /// writers' batches in flight. Yields each key's visible value and stored version.
-    async fn load(
-        &self,
-        own: &BatchKey,
-        keys: Vec<String>,
-    ) -> Result<HashMap<String, (Option<String>, i64)>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let items = self.get_many(keys.clone()).await?;
-            let batches: FxHashSet<&str> = items.values().filter_map(|i| text(i, BATCH)).collect();
-            let markers = self.get_many(batches.into_iter().map(marker_key).collect()).await?;
-            let committed =
-                markers.keys().filter_map(|k| k.strip_prefix("batch#")).map(str::to_owned).collect();
-            let loaded = Loaded { items, committed };
-            match loaded.visible(own, Utc::now()) {
-                Err(StoreError::Conflict(what)) if attempt < PARTIAL_ATTEMPTS => {
-                    tracing::debug!(%what, attempt, "waiting for another batch to commit");
-                    backoff(attempt).await;
-                }
-                result => return result,
-            }
-        }
+    /// What this store has spent since it was built.
+    pub fn usage(&self) -> Usage {
+        self.meter.usage()
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     /// BatchGetItem in chunks of 100, concurrently, retrying unprocessed keys.
     async fn get_many(&self, keys: Vec<String>) -> Result<HashMap<String, Item>, StoreError> {
+        let asked = keys.len();
         let calls = chunks(keys, BATCH_GET_KEYS, usize::MAX, |_| 0).into_iter().map(|c| self.get_chunk(c));
         let parts: Vec<Vec<Item>> = stream::iter(calls).buffer_unordered(PARALLELISM).try_collect().await?;
-        Ok(parts
+        let items: HashMap<String, Item> = parts
             .into_iter()
             .flatten()
             .filter_map(|item| text(&item, PK).map(str::to_owned).map(|pk| (pk, item)))
-            .collect())
+            .collect();
+        let found: f64 =
+            items.values().map(|i| capacity::consistent_read_units(capacity::item_size(i))).sum();
+        let absent = asked.saturating_sub(items.len()) as f64;
+        self.meter.record(|u| u.read_units += found + absent);
+        Ok(items)
     }
 
     /// One BatchGetItem, its unprocessed keys asked again until none is left.
@@ -140,9 +142,15 @@ impl DynamoStateStore {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, request.map_err(delivery)?)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(delivery)?;
+            let (reported, _) = Meter::reported(out.consumed_capacity());
+            self.meter.record(|u| {
+                u.batch_gets += 1;
+                u.reported_read_units += reported;
+            });
             if let Some(mut responses) = out.responses {
                 found
                     .lock()
@@ -160,254 +168,368 @@ impl DynamoStateStore {
         Ok(found.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn entity_put(
-        &self,
-        pk: String,
-        version: u64,
-        value: String,
-        before: Option<String>,
-        batch: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = HashMap::from([
-            (PK.to_owned(), s(pk)),
-            (VERSION.to_owned(), n(version as i64 + 1)),
-            (VALUE.to_owned(), s(value)),
-            (BATCH.to_owned(), s(batch)),
-            (BATCH_AT.to_owned(), n(now.timestamp())),
-            (TTL.to_owned(), n((now + STATE_TTL).timestamp())),
-        ]);
-        if let Some(b) = before {
-            item.insert(BEFORE.to_owned(), s(b));
+    /// A unit as the items it writes.
+    fn ops(&self, unit: &Unit, now: DateTime<Utc>) -> writes::UnitOps {
+        let ttl = |d: Duration| n((now + d).timestamp());
+        let mut ops = Vec::new();
+        for r in &unit.records {
+            let mut item = HashMap::from([
+                (PK.to_owned(), s(record_key(&r.id))),
+                (RECORD_VERSION.to_owned(), n(r.expected as i64 + 1)),
+                (VALUE.to_owned(), s(encode(&r.state))),
+                (TTL.to_owned(), ttl(RETAINED_TTL)),
+            ]);
+            if let RecordState::Parked(p) = &r.state {
+                item.insert(PARKED.to_owned(), s(p.parked_at.date_naive().to_string()));
+                // Kept past its retention, for the sweep to report it before it expires.
+                item.insert(TTL.to_owned(), n((p.parked_at + PARKED_RETENTION * 4).timestamp()));
+            }
+            let op = Op::Put { item, version: RECORD_VERSION, expected: r.expected };
+            ops.push((record_key(&r.id), op));
         }
-        // Version 0 means the batch saw no item at all.
-        let put = if version == 0 {
-            Put::builder().condition_expression("attribute_not_exists(pk)")
-        } else {
-            Put::builder().condition_expression("v = :v").expression_attribute_values(":v", n(version as i64))
-        };
-        let put = put
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build()
-            .map_err(|e| StoreError::Transient(describe(&e)))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        if let Some((id, state)) = &unit.customer {
+            let item = HashMap::from([
+                (PK.to_owned(), s(customer_key(id))),
+                (VERSION.to_owned(), n(state.version as i64 + 1)),
+                (VALUE.to_owned(), s(encode(state))),
+                (TTL.to_owned(), ttl(CUSTOMER_TTL)),
+            ]);
+            ops.push((customer_key(id), Op::Put { item, version: VERSION, expected: state.version }));
+        }
+        let mut updates: BTreeMap<String, Update> = BTreeMap::new();
+        for (terminal, d) in &unit.terminals {
+            let (week, hour) = (d.hour.div_euclid(WEEK_HOURS), d.hour.rem_euclid(WEEK_HOURS));
+            let u = updates.entry(week_key(terminal, week)).or_default();
+            for (name, value) in [(format!("n{hour}"), d.count), (format!("f{hour}"), d.frauds)] {
+                if value != 0 {
+                    *u.add.entry(name).or_default() += value;
+                }
+            }
+        }
+        for m in &unit.frauds {
+            let u = updates.entry(frauds_key(&m.customer)).or_default();
+            let name = format!("{FRAUD_PREFIX}{}", m.transaction.as_str());
+            match m.at {
+                Some(at) => drop(u.set.insert(name, n(at))),
+                None => drop(u.remove.insert(name)),
+            }
+        }
+        for (key, mut u) in updates {
+            u.set.insert(TTL.to_owned(), ttl(RETAINED_TTL));
+            ops.push((key, Op::Update(u)));
+        }
+        ops
     }
 
-    fn record_item(
-        &self,
-        record: &DecisionRecord,
-        before: Option<&DecisionRecord>,
-        batch: &str,
-        now: DateTime<Utc>,
-    ) -> Item {
-        let mut item = HashMap::from([
-            (PK.to_owned(), s(record_key(&record.decision.transaction_id))),
-            (VALUE.to_owned(), s(encode(record))),
-            (BATCH.to_owned(), s(batch)),
-            (BATCH_AT.to_owned(), n(now.timestamp())),
-            (TTL.to_owned(), n((record.at + RECORD_TTL).timestamp())),
-        ]);
-        if let Some(b) = before {
-            item.insert(BEFORE.to_owned(), s(encode(b)));
-        }
-        item
-    }
-
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    let codes: Vec<&str> = c.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
-                    if codes.iter().any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict")) {
-                        Err(StoreError::Conflict(format!(
-                            "state written by another batch ({})",
-                            codes.join(",")
-                        )))
-                    } else {
-                        Err(StoreError::Transient(format!("transaction cancelled: {}", codes.join(","))))
+    fn transact_item(&self, key: &str, op: &Op) -> Result<TransactWriteItem, StoreError> {
+        let built = match op {
+            Op::Put { item, version, expected } => {
+                let put = Put::builder().table_name(&self.table).set_item(Some(item.clone()));
+                let put = if *expected == 0 {
+                    put.condition_expression("attribute_not_exists(pk)")
+                } else {
+                    put.condition_expression("#v = :v")
+                        .expression_attribute_names("#v", *version)
+                        .expression_attribute_values(":v", n(*expected as i64))
+                };
+                TransactWriteItem::builder().put(put.build().map_err(unavailable)?).build()
+            }
+            Op::Update(u) => {
+                let mut names = HashMap::new();
+                let mut values = HashMap::new();
+                let clause = |kind: &str, parts: Vec<String>| {
+                    if parts.is_empty() { String::new() } else { format!("{kind} {} ", parts.join(", ")) }
+                };
+                let mut placeholder = |name: &str, value: Option<AttributeValue>| {
+                    let i = names.len();
+                    names.insert(format!("#a{i}"), name.to_owned());
+                    if let Some(v) = value {
+                        values.insert(format!(":v{i}"), v);
                     }
-                }
-                other => Err(StoreError::Transient(describe(&other))),
-            },
-            Err(e) => Err(StoreError::Transient(describe(&e))),
-        }
+                    i
+                };
+                let adds: Vec<String> = u
+                    .add
+                    .iter()
+                    .filter(|(_, v)| **v != 0)
+                    .map(|(name, v)| placeholder(name, Some(n(*v))))
+                    .map(|i| format!("#a{i} :v{i}"))
+                    .collect();
+                let sets: Vec<String> = u
+                    .set
+                    .iter()
+                    .map(|(name, v)| placeholder(name, Some(v.clone())))
+                    .map(|i| format!("#a{i} = :v{i}"))
+                    .collect();
+                let removes: Vec<String> =
+                    u.remove.iter().map(|name| format!("#a{}", placeholder(name, None))).collect();
+                let expression =
+                    format!("{}{}{}", clause("ADD", adds), clause("SET", sets), clause("REMOVE", removes));
+                let update = UpdateItem::builder()
+                    .table_name(&self.table)
+                    .key(PK, s(key))
+                    .update_expression(expression.trim_end())
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .map_err(unavailable)?;
+                TransactWriteItem::builder().update(update).build()
+            }
+        };
+        Ok(built)
     }
 
-    /// BatchWriteItem of up to 25 items, retrying unprocessed ones.
-    async fn put_items(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let requests: Vec<WriteRequest> = items
-            .into_iter()
-            .map(|item| {
-                let put = PutRequest::builder().set_item(Some(item)).build()?;
-                Ok(WriteRequest::builder().put_request(put).build())
+    /// Write units of a pack, from the sizes of what it replaces and writes.
+    fn estimate(&self, pack: &Pack) -> f64 {
+        let sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+        pack.items
+            .iter()
+            .map(|(key, op)| {
+                let before = sizes.get(key).copied().unwrap_or(0);
+                let after = match op {
+                    Op::Put { item, .. } => capacity::item_size(item),
+                    Op::Update(u) => {
+                        before
+                            + u.add.keys().map(|k| k.len() + 2).sum::<usize>()
+                            + u.set.iter().map(|(k, v)| k.len() + capacity::value_size(v)).sum::<usize>()
+                    }
+                };
+                capacity::transactional_write_units(before, after)
             })
-            .collect::<Result<_, aws_sdk_dynamodb::error::BuildError>>()
-            .map_err(|e| StoreError::Transient(describe(&e)))?;
-        retry_failed("DynamoDB", requests, |todo| async {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, todo)
-                .send()
-                .await
-                .map_err(delivery)?;
-            Ok(out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default())
-        })
-        .await
-        .map_err(|e| StoreError::Transient(e.to_string()))
+            .sum()
     }
-}
 
-impl Loaded {
-    /// Each item's value as of the last committed batch, and its stored version.
-    fn visible(
-        self,
-        own: &BatchKey,
-        now: DateTime<Utc>,
-    ) -> Result<HashMap<String, (Option<String>, i64)>, StoreError> {
-        let mut out = HashMap::with_capacity(self.items.len());
-        for (pk, mut item) in self.items {
-            let version = number(&item, VERSION).unwrap_or(0);
-            let field = match text(&item, BATCH) {
-                None => VALUE,
-                Some(b) if self.committed.contains(b) => VALUE,
-                Some(b)
-                    if b == own.as_str()
-                        || now.timestamp() - number(&item, BATCH_AT).unwrap_or(0) > LEASE.num_seconds() =>
-                {
-                    BEFORE
+    /// Sends one pack: `Ok(None)` when written, `Ok(Some(codes))` when cancelled, with each
+    /// item's cancellation code.
+    async fn send(&self, pack: &Pack) -> Result<Option<Vec<String>>, StoreError> {
+        let items: Vec<TransactWriteItem> =
+            pack.items.iter().map(|(k, op)| self.transact_item(k, op)).collect::<Result<_, _>>()?;
+        let estimate = self.estimate(pack);
+        let out = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.meter.record(|u| {
+            u.transactions += 1;
+            u.write_units += estimate;
+        });
+        match out {
+            Ok(out) => {
+                let (_, reported) = Meter::reported(out.consumed_capacity());
+                self.meter.record(|u| u.reported_write_units += reported);
+                Ok(None)
+            }
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => Ok(Some(
+                    c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
+                )),
+                // Another request with the same token is still running: try again shortly.
+                TransactWriteItemsError::TransactionInProgressException(_) => {
+                    Ok(Some(vec!["TransactionConflict".to_owned(); pack.items.len()]))
                 }
-                Some(b) => return Err(StoreError::Conflict(format!("{pk} is being written by batch {b}"))),
-            };
-            let value = item.remove(field).and_then(|v| v.as_s().ok().cloned());
-            out.insert(pk, (value, version));
+                other => Err(unavailable(other)),
+            },
+            Err(e) => Err(unavailable(e)),
         }
-        Ok(out)
+    }
+
+    /// Sends a pack until it is written or only stale units are left: returns the units
+    /// written.
+    async fn settle(&self, mut pack: Pack) -> Result<Vec<usize>, StoreError> {
+        for attempt in 1..=CONFLICT_ATTEMPTS {
+            let Some(codes) = self.send(&pack).await? else {
+                return Ok(pack.units.iter().map(|(u, _)| *u).collect());
+            };
+            let refused: HashSet<usize> = codes
+                .iter()
+                .zip(&pack.owners)
+                .filter(|(code, _)| code.as_str() == "ConditionalCheckFailed")
+                .flat_map(|(_, owners)| owners.iter().copied())
+                .collect();
+            let conflict = codes.iter().any(|c| c == "TransactionConflict");
+            if let Some(other) = codes
+                .iter()
+                .find(|c| !matches!(c.as_str(), "None" | "ConditionalCheckFailed" | "TransactionConflict"))
+            {
+                return Err(StoreError::Transient(format!("transaction cancelled: {other}")));
+            }
+            if refused.is_empty() && !conflict {
+                return Err(StoreError::Transient(format!("transaction cancelled: {}", codes.join(","))));
+            }
+            self.meter.record(|u| {
+                u.stale_units += refused.len() as u64;
+                u.conflicts += u64::from(conflict);
+            });
+            match pack.without(&refused) {
+                None => return Ok(Vec::new()),
+                Some(rest) => pack = rest,
+            }
+            if conflict {
+                tracing::debug!(attempt, items = pack.items.len(), "items held by another writer: resending");
+                tokio::time::sleep(jittered(attempt)).await;
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "transaction kept conflicting with other writers ({CONFLICT_ATTEMPTS} attempts)"
+        )))
     }
 }
 
-/// The state under `key` as loaded, stamped with its stored version. An item whose
-/// visible value is "none yet" (a rolled-back first write) is a default state that still
-/// has a version to write against.
-fn visible_state<T: DeserializeOwned + Default>(
-    loaded: &mut HashMap<String, (Option<String>, i64)>,
-    key: &str,
-    version: impl Fn(&mut T) -> &mut u64,
-) -> Result<Option<T>, StoreError> {
-    let Some((value, stored)) = loaded.remove(key) else { return Ok(None) };
-    let mut state = match value {
-        Some(json) => decode(key, &json)?,
-        None => T::default(),
-    };
-    *version(&mut state) = stored as u64;
-    Ok(Some(state))
+/// Backoff before resend `attempt` of a conflicting transaction: 10 ms doubling to 640 ms,
+/// with full jitter, so writers that collided do not collide again in step.
+fn jittered(attempt: u32) -> StdDuration {
+    let cap = 10u64 << attempt.min(6);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    StdDuration::from_millis(1 + u64::from(nanos) % cap)
+}
+
+/// The customer's frauds in an `cf#` item: the times of its attributes `f:<transaction>`.
+fn fraud_times(item: &Item) -> Vec<i64> {
+    let mut times: Vec<i64> = item
+        .iter()
+        .filter(|(k, _)| k.starts_with(FRAUD_PREFIX))
+        .filter_map(|(_, v)| v.as_n().ok()?.parse().ok())
+        .collect();
+    times.sort_unstable();
+    times
 }
 
 impl StateStore for DynamoStateStore {
-    async fn load_records(
-        &self,
-        batch: &BatchKey,
-        ids: &[TransactionId],
-    ) -> Result<rustc_hash::FxHashMap<TransactionId, DecisionRecord>, StoreError> {
-        let mut loaded = self.load(batch, ids.iter().map(record_key).collect()).await?;
-        let mut out = rustc_hash::FxHashMap::default();
-        for id in ids {
-            if let Some((Some(json), _)) = loaded.remove(&record_key(id)) {
-                out.insert(id.clone(), decode(&record_key(id), &json)?);
+    async fn load(&self, request: &LoadRequest) -> Result<Snapshot, StoreError> {
+        let mut keys: Vec<String> = request.records.iter().map(record_key).collect();
+        for c in &request.customers {
+            keys.push(customer_key(c));
+            keys.push(frauds_key(c));
+        }
+        for (t, span) in &request.terminals {
+            let weeks = (span.from + 1).div_euclid(WEEK_HOURS)..=span.to.div_euclid(WEEK_HOURS);
+            keys.extend(weeks.map(|w| week_key(t, w)));
+        }
+        let mut items = self.get_many(keys).await?;
+        *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) =
+            items.iter().map(|(k, i)| (k.clone(), capacity::item_size(i))).collect();
+
+        let mut out = Snapshot::default();
+        for id in &request.records {
+            let key = record_key(id);
+            if let Some(item) = items.remove(&key) {
+                let version = number(&item, RECORD_VERSION).unwrap_or(0) as u64;
+                let state = decode(&key, text(&item, VALUE).unwrap_or_default())?;
+                out.records.insert(id.clone(), Record { version, state });
+            }
+        }
+        for id in &request.customers {
+            let (state, frauds) = (items.remove(&customer_key(id)), items.remove(&frauds_key(id)));
+            if state.is_none() && frauds.is_none() {
+                continue;
+            }
+            let mut customer = match &state {
+                Some(item) => {
+                    let mut c: CustomerState =
+                        decode(&customer_key(id), text(item, VALUE).unwrap_or_default())?;
+                    c.version = number(item, VERSION).unwrap_or(0) as u64;
+                    c
+                }
+                None => CustomerState::default(),
+            };
+            customer.fraud_tx_at = frauds.as_ref().map(fraud_times).unwrap_or_default();
+            out.customers.insert(id.clone(), customer);
+        }
+        for (id, span) in &request.terminals {
+            let mut hours: Vec<(i64, (i64, i64))> = Vec::new();
+            for week in (span.from + 1).div_euclid(WEEK_HOURS)..=span.to.div_euclid(WEEK_HOURS) {
+                let Some(item) = items.remove(&week_key(id, week)) else { continue };
+                let mut by_hour: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+                for (name, value) in &item {
+                    let (kind, offset) = name.split_at(1.min(name.len()));
+                    let (Ok(offset), Some(v)) =
+                        (offset.parse::<i64>(), value.as_n().ok().and_then(|v| v.parse::<i64>().ok()))
+                    else {
+                        continue;
+                    };
+                    let entry = by_hour.entry(week * WEEK_HOURS + offset).or_default();
+                    match kind {
+                        "n" => entry.0 += v,
+                        "f" => entry.1 += v,
+                        _ => {}
+                    }
+                }
+                hours.extend(by_hour.into_iter().filter(|(h, _)| *h > span.from && *h <= span.to));
+            }
+            if !hours.is_empty() {
+                out.terminals.insert(id.clone(), TerminalState::from_hours(hours));
             }
         }
         Ok(out)
     }
 
-    async fn load_states(
-        &self,
-        batch: &BatchKey,
-        customers: &[CustomerId],
-        terminals: &[TerminalId],
-    ) -> Result<States, StoreError> {
-        let keys = customers.iter().map(customer_key).chain(terminals.iter().map(terminal_key)).collect();
-        let mut loaded = self.load(batch, keys).await?;
-        let mut states = States::default();
-        for id in customers {
-            if let Some(state) =
-                visible_state(&mut loaded, &customer_key(id), |s: &mut CustomerState| &mut s.version)?
-            {
-                states.0.insert(id.clone(), state);
-            }
-        }
-        for id in terminals {
-            if let Some(state) =
-                visible_state(&mut loaded, &terminal_key(id), |s: &mut TerminalState| &mut s.version)?
-            {
-                states.1.insert(id.clone(), state);
-            }
-        }
-        Ok(states)
-    }
-
-    async fn save(&self, changes: Changes) -> Result<(), StoreError> {
-        let started = Utc::now();
-        let batch = changes.batch.as_str();
-        let (before_c, before_t) = &changes.previous;
-        let mut entities = Vec::with_capacity(changes.customers.len() + changes.terminals.len());
-        let mut put = |key: String, version: u64, value: String, before: Option<String>| {
-            let bytes = value.len() + before.as_ref().map_or(0, String::len);
-            entities.push((self.entity_put(key, version, value, before, batch, started)?, bytes));
-            Ok::<_, StoreError>(())
-        };
-        for (id, state) in &changes.customers {
-            put(customer_key(id), state.version, encode(state), before_c.get(id).map(encode))?;
-        }
-        for (id, state) in &changes.terminals {
-            put(terminal_key(id), state.version, encode(state), before_t.get(id).map(encode))?;
-        }
-        let unlabelled: Vec<DecisionRecord> =
-            changes.labelled.iter().map(|r| DecisionRecord { label: None, ..r.clone() }).collect();
-        let records: Vec<(&DecisionRecord, Option<&DecisionRecord>)> = changes
-            .records
-            .iter()
-            .map(|r| (r, None))
-            .chain(changes.labelled.iter().zip(unlabelled.iter().map(Some)))
-            .collect();
-
-        let mut calls: Vec<BoxFuture<'_, Result<(), StoreError>>> = Vec::new();
-        for chunk in chunks(entities, TRANSACT_ITEMS, TRANSACT_BYTES, |(_, b)| *b) {
-            calls.push(self.transact(chunk.into_iter().map(|(i, _)| i).collect()).boxed());
-        }
-        // Record items are built as their request goes out: a 10k batch's would otherwise
-        // all sit in memory at once.
-        for chunk in records.chunks(BATCH_WRITE_ITEMS) {
-            calls.push(
-                async move {
-                    let items = chunk.iter().map(|(r, b)| self.record_item(r, *b, batch, started)).collect();
-                    self.put_items(items).await
+    async fn commit(&self, units: Vec<Unit>) -> Result<Vec<bool>, StoreError> {
+        let now = Utc::now();
+        let mut applied = vec![false; units.len()];
+        let mut pending: Vec<Pack> = writes::pack(units.iter().map(|u| self.ops(u, now)).collect());
+        drop(units);
+        let mut busy: HashSet<String> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut failure = None;
+        loop {
+            if failure.is_none() {
+                let room = PARALLELISM.saturating_sub(running.len());
+                let start: Vec<usize> = writes::startable(&pending, &busy).into_iter().take(room).collect();
+                for i in start.into_iter().rev() {
+                    let pack = pending.remove(i);
+                    let keys: Vec<String> = pack.keys().map(str::to_owned).collect();
+                    busy.extend(keys.iter().cloned());
+                    running.push(async move { (keys, self.settle(pack).await) });
                 }
-                .boxed(),
-            );
+            }
+            // Every request runs to its end even when one fails: what was written is then
+            // written whole, rather than cancelled with an unknown outcome.
+            let Some((keys, result)) = running.next().await else { break };
+            for k in keys {
+                busy.remove(&k);
+            }
+            match result {
+                Ok(written) => written.into_iter().for_each(|u| applied[u] = true),
+                Err(e) => failure = failure.or(Some(e)),
+            }
         }
-        // Every request runs to its end even when one fails: what was written is then known
-        // to be written (and tagged), rather than cancelled with an unknown outcome.
-        let results: Vec<Result<(), StoreError>> =
-            stream::iter(calls).buffer_unordered(PARALLELISM).collect().await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-
-        if Utc::now() - started > LEASE {
-            // Readers may already have rolled this batch back: it must be redone, not committed.
-            return Err(StoreError::Transient(format!("batch {batch} outlived its lease before commit")));
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(applied),
         }
-        let marker = HashMap::from([
-            (PK.to_owned(), s(marker_key(batch))),
-            (TTL.to_owned(), n((started + MARKER_TTL).timestamp())),
-        ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(marker))
-            .send()
-            .await
-            .map_err(|e| StoreError::Transient(describe(&e)))?;
-        Ok(())
     }
+
+    fn unit_limit(&self) -> usize {
+        // A transaction's record and terminal week per new transaction, plus the customer's
+        // state and frauds, within TransactWriteItems' 100 items.
+        40
+    }
+}
+
+/// Keys of records parked on `day` (UTC), from the sparse index.
+pub async fn parked_on(
+    client: &Client,
+    table: &str,
+    day: chrono::NaiveDate,
+) -> Result<Vec<String>, StoreError> {
+    let pages = client
+        .query()
+        .table_name(table)
+        .index_name(PARKED_INDEX)
+        .key_condition_expression("#p = :d")
+        .expression_attribute_names("#p", PARKED)
+        .expression_attribute_values(":d", s(day.to_string()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
+    pages
+        .into_iter()
+        .map(|item| item.map_err(unavailable).map(|i| text(&i, PK).unwrap_or_default().to_owned()))
+        .collect()
 }

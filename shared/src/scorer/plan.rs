@@ -1,0 +1,378 @@
+//! One attempt at a batch, in memory: events applied in order to the state the batch
+//! loaded, new transactions scored, and what the store must write grouped into units
+//! (see [`crate::store`]), each event tied to the unit its outcome depends on.
+
+use super::{Outcome, Policy};
+use crate::decision::Decision;
+use crate::features::{CustomerState, Features, TerminalState, hour_of};
+use crate::ids::{CustomerId, TerminalId, TransactionId};
+use crate::label::LabelEvent;
+use crate::model::{FraudModel, ModelError};
+use crate::store::{
+    DecisionRecord, FraudMark, Label, LoadRequest, ParkedLabel, Record, RecordState, RecordWrite, Snapshot,
+    Span, TerminalDelta, Unit,
+};
+use crate::transaction::Transaction;
+use crate::wire::Event;
+use chrono::{DateTime, Utc};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// What the events at `todo` need loaded: their records, and the customers and terminal
+/// histories their transactions are scored against. Labels need no entity: their effect
+/// is written as commutative changes, and applied in memory only to entities the batch's
+/// transactions loaded anyway.
+pub fn request(events: &[Event], todo: &[usize]) -> LoadRequest {
+    let mut records = FxHashSet::default();
+    let mut customers = FxHashSet::default();
+    let mut terminals: FxHashMap<&TerminalId, Span> = FxHashMap::default();
+    for event in todo.iter().map(|&i| &events[i]) {
+        records.insert(event.subject());
+        if let Event::Transaction(tx) = event {
+            customers.insert(&tx.customer);
+            let span = Span::before(tx.at.timestamp());
+            terminals.entry(&tx.terminal).and_modify(|s| *s = s.union(span)).or_insert(span);
+        }
+    }
+    LoadRequest {
+        records: records.into_iter().cloned().collect(),
+        customers: customers.into_iter().cloned().collect(),
+        terminals: terminals.into_iter().map(|(t, s)| (t.clone(), s)).collect(),
+    }
+}
+
+/// What an attempt wants written, and each event's outcome should its unit be applied.
+pub struct Plan {
+    pub units: Vec<Unit>,
+    /// `(event index, outcome, unit)`: no unit means nothing to write (a duplicate).
+    pub outcomes: Vec<(usize, Outcome, Option<usize>)>,
+}
+
+/// A transaction first seen in this batch.
+struct Pending<'a> {
+    tx: &'a Transaction,
+    features: Features,
+    /// Version of what is stored under its id (0, or a parked label's).
+    expected: u64,
+    label: Option<Label>,
+    unit: usize,
+}
+
+enum Draft {
+    /// Some of one customer's new transactions, and its state after them (taken when the
+    /// unit is full or the batch ends).
+    Customer { id: CustomerId, state: Option<CustomerState>, pending: Vec<usize> },
+    /// A label on a transaction decided earlier.
+    Relabel { record: DecisionRecord, expected: u64, initial: Option<Label> },
+    /// A label waiting for its transaction.
+    Park { id: TransactionId, expected: u64, parked: ParkedLabel },
+}
+
+enum Slot {
+    Done(Outcome),
+    New(usize),
+    /// A second copy of a transaction first seen earlier in the batch.
+    SameAs(usize),
+}
+
+pub struct Planner<'a> {
+    policy: &'a Policy,
+    unit_limit: usize,
+    now: DateTime<Utc>,
+    records: FxHashMap<TransactionId, Record>,
+    customers: FxHashMap<CustomerId, CustomerState>,
+    terminals: FxHashMap<TerminalId, TerminalState>,
+    pending: Vec<Pending<'a>>,
+    new_ids: FxHashMap<&'a TransactionId, usize>,
+    drafts: Vec<Draft>,
+    /// The unit a customer's next new transaction joins.
+    open: FxHashMap<CustomerId, usize>,
+    /// The relabel or park unit of a transaction id.
+    labelled: FxHashMap<TransactionId, usize>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(policy: &'a Policy, unit_limit: usize, now: DateTime<Utc>, loaded: Snapshot) -> Self {
+        Planner {
+            policy,
+            unit_limit: unit_limit.max(1),
+            now,
+            records: loaded.records,
+            customers: loaded.customers,
+            terminals: loaded.terminals,
+            pending: Vec::new(),
+            new_ids: FxHashMap::default(),
+            drafts: Vec::new(),
+            open: FxHashMap::default(),
+            labelled: FxHashMap::default(),
+        }
+    }
+
+    /// Applies the events at `todo` in order, scores the new transactions, and groups the
+    /// writes.
+    pub fn plan(
+        mut self,
+        events: &'a [Event],
+        todo: &[usize],
+        model: &impl FraudModel,
+    ) -> Result<Plan, ModelError> {
+        let mut slots = Vec::with_capacity(todo.len());
+        for &i in todo {
+            let (slot, unit) = match &events[i] {
+                Event::Transaction(tx) => self.transaction(tx),
+                Event::Label(label) => self.label(label),
+            };
+            slots.push((i, slot, unit));
+        }
+        let decisions = self.decide(model)?;
+        let outcomes = slots
+            .into_iter()
+            .map(|(i, slot, unit)| {
+                let outcome = match slot {
+                    Slot::Done(o) => o,
+                    Slot::New(p) => Outcome::Decided(decisions[p].clone(), self.pending[p].features),
+                    Slot::SameAs(p) => Outcome::Duplicate(decisions[p].clone()),
+                };
+                (i, outcome, unit)
+            })
+            .collect();
+        let units = self.units(decisions);
+        Ok(Plan { units, outcomes })
+    }
+
+    fn transaction(&mut self, tx: &'a Transaction) -> (Slot, Option<usize>) {
+        if let Some(&p) = self.new_ids.get(&tx.id) {
+            return (Slot::SameAs(p), Some(self.pending[p].unit));
+        }
+        let (expected, parked) = match self.records.get(&tx.id) {
+            Some(Record { state: RecordState::Decided(r), .. }) => {
+                return (Slot::Done(Outcome::Duplicate(r.decision.clone())), None);
+            }
+            Some(Record { version, state: RecordState::Parked(p) }) => (*version, Some(p.label)),
+            None => (0, None),
+        };
+        let unit = self.customer_unit(&tx.customer);
+        let customer = self.customers.entry(tx.customer.clone()).or_default();
+        let terminal = self.terminals.entry(tx.terminal.clone()).or_default();
+        let features = self.policy.engine.observe(tx, customer, terminal);
+        if Label::is_fraud(parked) {
+            customer.confirm_fraud(tx.at.timestamp());
+            terminal.confirm_fraud(tx.at.timestamp());
+        }
+        let p = self.pending.len();
+        self.pending.push(Pending { tx, features, expected, label: parked, unit });
+        self.new_ids.insert(&tx.id, p);
+        if let Draft::Customer { pending, .. } = &mut self.drafts[unit] {
+            pending.push(p);
+        }
+        (Slot::New(p), Some(unit))
+    }
+
+    /// The customer's open unit, a new one when it has none or it is full.
+    fn customer_unit(&mut self, customer: &CustomerId) -> usize {
+        if let Some(&u) = self.open.get(customer)
+            && let Draft::Customer { pending, .. } = &self.drafts[u]
+            && pending.len() < self.unit_limit
+        {
+            return u;
+        }
+        if let Some(full) = self.open.remove(customer) {
+            // The next unit writes on top of this one: its state as of now, then one version on.
+            if let (Draft::Customer { state, .. }, Some(current)) =
+                (&mut self.drafts[full], self.customers.get_mut(customer))
+            {
+                *state = Some(current.clone());
+                current.version += 1;
+            }
+        }
+        self.drafts.push(Draft::Customer { id: customer.clone(), state: None, pending: Vec::new() });
+        let u = self.drafts.len() - 1;
+        self.open.insert(customer.clone(), u);
+        u
+    }
+
+    fn label(&mut self, event: &LabelEvent) -> (Slot, Option<usize>) {
+        let id = &event.transaction_id;
+        let label = Label::of(event);
+        let applied = |corrected| {
+            Slot::Done(Outcome::Labelled { transaction_id: id.clone(), fraud: label.fraud, corrected })
+        };
+        let duplicate = Slot::Done(Outcome::LabelDuplicate { transaction_id: id.clone() });
+        let parked = Slot::Done(Outcome::LabelParked { transaction_id: id.clone() });
+
+        if let Some(&p) = self.new_ids.get(id) {
+            let Pending { tx, label: recorded, unit, .. } = self.pending[p];
+            if !label.replaces(recorded) {
+                return (duplicate, Some(unit));
+            }
+            self.shift(&tx.customer, &tx.terminal, tx.at.timestamp(), recorded, label);
+            self.pending[p].label = Some(label);
+            return (applied(recorded.is_some()), Some(unit));
+        }
+        if let Some(&u) = self.labelled.get(id) {
+            return match &mut self.drafts[u] {
+                Draft::Relabel { record, .. } => {
+                    let recorded = record.label;
+                    if !label.replaces(recorded) {
+                        return (duplicate, Some(u));
+                    }
+                    record.label = Some(label);
+                    let (c, t, at) =
+                        (record.customer.clone(), record.terminal.clone(), record.at.timestamp());
+                    self.shift(&c, &t, at, recorded, label);
+                    (applied(recorded.is_some()), Some(u))
+                }
+                Draft::Park { parked: p, .. } if label.replaces(Some(p.label)) => {
+                    p.label = label;
+                    (parked, Some(u))
+                }
+                _ => (duplicate, Some(u)),
+            };
+        }
+        let draft = match self.records.get(id).cloned() {
+            Some(Record { version, state: RecordState::Decided(mut record) }) => {
+                let initial = record.label;
+                if !label.replaces(initial) {
+                    return (duplicate, None);
+                }
+                record.label = Some(label);
+                self.shift(&record.customer, &record.terminal, record.at.timestamp(), initial, label);
+                (Draft::Relabel { record, expected: version, initial }, applied(initial.is_some()))
+            }
+            Some(Record { version, state: RecordState::Parked(p) }) => {
+                if !label.replaces(Some(p.label)) {
+                    return (duplicate, None);
+                }
+                let kept = ParkedLabel { label, parked_at: p.parked_at };
+                (Draft::Park { id: id.clone(), expected: version, parked: kept }, parked)
+            }
+            None => {
+                let new = ParkedLabel { label, parked_at: self.now };
+                (Draft::Park { id: id.clone(), expected: 0, parked: new }, parked)
+            }
+        };
+        self.drafts.push(draft.0);
+        let u = self.drafts.len() - 1;
+        self.labelled.insert(id.clone(), u);
+        (draft.1, Some(u))
+    }
+
+    /// Moves a transaction's fraud from `before` to `after` in the states this batch holds,
+    /// so later transactions of the batch see it.
+    fn shift(
+        &mut self,
+        customer: &CustomerId,
+        terminal: &TerminalId,
+        at: i64,
+        before: Option<Label>,
+        after: Label,
+    ) {
+        let (was, is) = (Label::is_fraud(before), after.fraud);
+        if was == is {
+            return;
+        }
+        if let Some(c) = self.customers.get_mut(customer) {
+            if is { c.confirm_fraud(at) } else { c.withdraw_fraud(at) }
+        }
+        if let Some(t) = self.terminals.get_mut(terminal) {
+            if is { t.confirm_fraud(at) } else { t.withdraw_fraud(at) }
+        }
+    }
+
+    /// Scores all new transactions in one model call, then applies bands and rules.
+    fn decide(&self, model: &impl FraudModel) -> Result<Vec<Decision>, ModelError> {
+        let features: Vec<Features> = self.pending.iter().map(|p| p.features).collect();
+        let scores = model.score(&features)?;
+        let policy = self.policy;
+        self.pending
+            .iter()
+            .zip(scores)
+            .map(|(p, score)| {
+                let hits = policy.rules.check(p.tx, &p.features);
+                let alert = !hits.is_empty() || policy.thresholds.verdict(score) != crate::Verdict::Accept;
+                let contributions =
+                    if alert { model.explain(&p.features, score, policy.model_reasons)? } else { Vec::new() };
+                Ok(policy.thresholds.decide(p.tx.id.clone(), score, hits, &p.features, &contributions))
+            })
+            .collect()
+    }
+
+    fn units(mut self, decisions: Vec<Decision>) -> Vec<Unit> {
+        let mut decisions: Vec<Option<Decision>> = decisions.into_iter().map(Some).collect();
+        let drafts = std::mem::take(&mut self.drafts);
+        drafts
+            .into_iter()
+            .map(|draft| match draft {
+                Draft::Customer { id, state, pending } => {
+                    let state = state.or_else(|| self.customers.get(&id).cloned()).unwrap_or_default();
+                    let mut unit = Unit { customer: Some((id, state)), ..Unit::default() };
+                    for p in pending {
+                        let Pending { tx, expected, label, .. } = self.pending[p];
+                        let fraud = Label::is_fraud(label);
+                        let record = DecisionRecord {
+                            decision: decisions[p]
+                                .take()
+                                .unwrap_or_else(|| unreachable!("one unit per transaction")),
+                            customer: tx.customer.clone(),
+                            terminal: tx.terminal.clone(),
+                            at: tx.at,
+                            amount: tx.amount,
+                            label,
+                        };
+                        unit.records.push(RecordWrite {
+                            id: tx.id.clone(),
+                            expected,
+                            state: RecordState::Decided(record),
+                        });
+                        let at = tx.at.timestamp();
+                        add(
+                            &mut unit.terminals,
+                            &tx.terminal,
+                            TerminalDelta { hour: hour_of(at), count: 1, frauds: i64::from(fraud) },
+                        );
+                        if fraud {
+                            unit.frauds.push(FraudMark {
+                                customer: tx.customer.clone(),
+                                transaction: tx.id.clone(),
+                                at: Some(at),
+                            });
+                        }
+                    }
+                    unit
+                }
+                Draft::Relabel { record, expected, initial } => {
+                    let mut unit = Unit::default();
+                    let (was, is) = (Label::is_fraud(initial), Label::is_fraud(record.label));
+                    if was != is {
+                        let at = record.at.timestamp();
+                        let delta =
+                            TerminalDelta { hour: hour_of(at), count: 0, frauds: if is { 1 } else { -1 } };
+                        unit.terminals.push((record.terminal.clone(), delta));
+                        unit.frauds.push(FraudMark {
+                            customer: record.customer.clone(),
+                            transaction: record.decision.transaction_id.clone(),
+                            at: is.then_some(at),
+                        });
+                    }
+                    let id = record.decision.transaction_id.clone();
+                    unit.records.push(RecordWrite { id, expected, state: RecordState::Decided(record) });
+                    unit
+                }
+                Draft::Park { id, expected, parked } => Unit {
+                    records: vec![RecordWrite { id, expected, state: RecordState::Parked(parked) }],
+                    ..Unit::default()
+                },
+            })
+            .collect()
+    }
+}
+
+/// Adds `delta` to the unit's change of the same terminal hour, or as a new one.
+fn add(changes: &mut Vec<(TerminalId, TerminalDelta)>, terminal: &TerminalId, delta: TerminalDelta) {
+    match changes.iter_mut().find(|(t, d)| t == terminal && d.hour == delta.hour) {
+        Some((_, d)) => {
+            d.count += delta.count;
+            d.frauds += delta.frauds;
+        }
+        None => changes.push((terminal.clone(), delta)),
+    }
+}
