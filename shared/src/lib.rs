@@ -24,6 +24,7 @@ pub mod replay;
 pub mod rules;
 pub mod scorer;
 pub mod store;
+pub mod sweep;
 pub mod transaction;
 pub mod wire;
 

@@ -189,6 +189,20 @@ pub trait StateStore: Send + Sync {
     fn unit_limit(&self) -> usize {
         usize::MAX
     }
+
+    /// Labels parked before `cutoff` that are still waiting, with their record versions.
+    fn parked_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(TransactionId, u64, ParkedLabel)>, StoreError>> + Send;
+
+    /// Forgets a parked label if it is still as read (its transaction may have come since):
+    /// true if it was forgotten.
+    fn forget_parked(
+        &self,
+        id: &TransactionId,
+        version: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// In-process state: replays, the demo and unit tests. Laid out as the DynamoDB adapter
@@ -312,6 +326,35 @@ impl StateStore for MemoryStateStore {
             }
         }
         Ok(out)
+    }
+
+    async fn parked_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<(TransactionId, u64, ParkedLabel)>, StoreError> {
+        let m = self.lock();
+        let mut out: Vec<_> = m
+            .records
+            .iter()
+            .filter_map(|(id, r)| match &r.state {
+                RecordState::Parked(p) if p.parked_at < cutoff => Some((id.clone(), r.version, p.clone())),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    async fn forget_parked(&self, id: &TransactionId, version: u64) -> Result<bool, StoreError> {
+        let mut m = self.lock();
+        let waiting = m
+            .records
+            .get(id)
+            .is_some_and(|r| r.version == version && matches!(r.state, RecordState::Parked(_)));
+        if waiting {
+            m.records.remove(id);
+        }
+        Ok(waiting)
     }
 
     async fn commit(&self, units: Vec<Unit>) -> Result<Vec<bool>, StoreError> {

@@ -70,6 +70,19 @@ impl StateStore for FaultyStore {
     fn unit_limit(&self) -> usize {
         self.limit.unwrap_or(usize::MAX)
     }
+
+    async fn parked_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(TransactionId, u64, crate::store::ParkedLabel)>, StoreError> {
+        self.check()?;
+        self.inner.parked_before(cutoff).await
+    }
+
+    async fn forget_parked(&self, id: &TransactionId, version: u64) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.forget_parked(id, version).await
+    }
 }
 
 /// Scores by amount (feature 0): 1000 → 1.0. Explains everything by the amount.

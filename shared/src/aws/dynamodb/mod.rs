@@ -9,7 +9,7 @@ mod writes;
 
 pub use capacity::Usage;
 pub use ledger::DynamoAlertLedger;
-pub use state::{DynamoStateStore, PARKED, PARKED_INDEX, parked_on};
+pub use state::{DynamoStateStore, PARKED, PARKED_INDEX};
 
 use super::describe;
 use crate::alert::DeliveryError;

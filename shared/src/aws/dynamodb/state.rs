@@ -25,7 +25,7 @@ use crate::aws::{PARALLELISM, chunks, describe, retry_failed};
 use crate::features::{CustomerState, FRAUD_RETENTION_DAYS, TerminalState};
 use crate::ids::{CustomerId, TerminalId, TransactionId};
 use crate::store::{
-    LoadRequest, PARKED_RETENTION, Record, RecordState, Snapshot, StateStore, StoreError, Unit,
+    LoadRequest, PARKED_RETENTION, ParkedLabel, Record, RecordState, Snapshot, StateStore, StoreError, Unit,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -55,6 +55,8 @@ const CUSTOMER_TTL: Duration = Duration::days(40);
 /// Records, frauds and terminal counts outlive the latest chargeback that must find them.
 const RETAINED_TTL: Duration = Duration::days(FRAUD_RETENTION_DAYS);
 const BATCH_GET_KEYS: usize = 100;
+/// Days before the cutoff's a sweep looks at, so a missed daily sweep loses nothing.
+const SWEEP_DAYS_BACK: i64 = 7;
 /// Resends of a transaction cancelled because other writers held its items.
 const CONFLICT_ATTEMPTS: u32 = 10;
 
@@ -508,28 +510,65 @@ impl StateStore for DynamoStateStore {
         // state and frauds, within TransactWriteItems' 100 items.
         40
     }
-}
 
-/// Keys of records parked on `day` (UTC), from the sparse index.
-pub async fn parked_on(
-    client: &Client,
-    table: &str,
-    day: chrono::NaiveDate,
-) -> Result<Vec<String>, StoreError> {
-    let pages = client
-        .query()
-        .table_name(table)
-        .index_name(PARKED_INDEX)
-        .key_condition_expression("#p = :d")
-        .expression_attribute_names("#p", PARKED)
-        .expression_attribute_values(":d", s(day.to_string()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await;
-    pages
-        .into_iter()
-        .map(|item| item.map_err(unavailable).map(|i| text(&i, PK).unwrap_or_default().to_owned()))
-        .collect()
+    /// From the sparse index: the days up to `cutoff`'s (a week back, in case sweeps were
+    /// missed), then the records themselves (the index is eventually consistent and lists
+    /// keys only).
+    async fn parked_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<(TransactionId, u64, ParkedLabel)>, StoreError> {
+        let mut keys = Vec::new();
+        for back in 0..=SWEEP_DAYS_BACK {
+            let day = (cutoff - Duration::days(back)).date_naive().to_string();
+            let pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(PARKED_INDEX)
+                .key_condition_expression("#p = :d")
+                .expression_attribute_names("#p", PARKED)
+                .expression_attribute_values(":d", s(day))
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            for item in pages {
+                keys.extend(text(&item.map_err(unavailable)?, PK).map(str::to_owned));
+            }
+        }
+        let items = self.get_many(keys).await?;
+        let mut out = Vec::new();
+        for (key, item) in items {
+            let (Some(id), Some(json)) = (key.strip_prefix("tx#"), text(&item, VALUE)) else { continue };
+            if let RecordState::Parked(p) = decode(&key, json)?
+                && p.parked_at < cutoff
+                && let Ok(id) = TransactionId::parse(id)
+            {
+                out.push((id, number(&item, RECORD_VERSION).unwrap_or(0) as u64, p));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    async fn forget_parked(&self, id: &TransactionId, version: u64) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(record_key(id)))
+            .condition_expression("#v = :v AND attribute_exists(#p)")
+            .expression_attribute_names("#v", RECORD_VERSION)
+            .expression_attribute_names("#p", PARKED)
+            .expression_attribute_values(":v", n(version as i64))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
 }

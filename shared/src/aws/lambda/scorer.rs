@@ -9,6 +9,7 @@ use crate::metrics::{MetricsSink, Unit};
 use crate::model::Model;
 use crate::money::Currency;
 use crate::pipeline::{Pipeline, Tally};
+use crate::sweep::{Swept, sweep_parked_labels};
 use crate::scorer::{Policy, Scorer};
 use aws_config::SdkConfig;
 use aws_lambda_events::kafka::KafkaEvent;
@@ -84,16 +85,19 @@ impl ScorerHandler {
         }
     }
 
-    /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`).
-    /// Takes the event's JSON text: a 10,000-record batch is several megabytes, so it is
-    /// parsed once into the event type and dropped (a `serde_json::Value` on the way would
-    /// hold it twice over).
+    /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`), or
+    /// the daily schedule (`detail-type: Scheduled Event`) that reports labels whose
+    /// transaction never came. Takes the event's JSON text: a 10,000-record batch is several
+    /// megabytes, so it is parsed once into the event type and dropped (a
+    /// `serde_json::Value` on the way would hold it twice over).
     pub async fn handle(&self, event: Box<RawValue>) -> Result<serde_json::Value, HandlerError> {
         #[derive(serde::Deserialize)]
         struct Shape {
             #[serde(rename = "Records")]
             kinesis: Option<serde::de::IgnoredAny>,
             records: Option<serde::de::IgnoredAny>,
+            #[serde(rename = "detail-type")]
+            detail_type: Option<String>,
         }
         let bad = |e: serde_json::Error| HandlerError::Event(e.to_string());
         let now = Utc::now();
@@ -108,9 +112,22 @@ impl ScorerHandler {
             drop(event);
             self.kafka(batch, now).await?;
             Ok(serde_json::Value::Null)
+        } else if shape.detail_type.as_deref() == Some("Scheduled Event") {
+            let swept = self.sweep(now).await?;
+            Ok(serde_json::json!({ "unmatched_labels": swept.unmatched }))
         } else {
-            Err(HandlerError::Event("expected a Kinesis or Kafka batch".into()))
+            Err(HandlerError::Event("expected a Kinesis or Kafka batch, or the sweep's schedule".into()))
         }
+    }
+
+    /// Quarantines the labels that waited in vain for their transaction.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept, HandlerError> {
+        let p = &self.pipeline;
+        let swept = sweep_parked_labels(p.scorer.store(), &p.quarantine, now)
+            .await
+            .map_err(|e| HandlerError::Redeliver(e.to_string()))?;
+        self.metrics.emit("scorer", &[("LabelsUnmatched", Unit::Count, swept.unmatched as f64)]);
+        Ok(swept)
     }
 
     /// Reports the first record of a failed batch as the batch item failure: Lambda
@@ -159,7 +176,9 @@ impl ScorerHandler {
 
     async fn run(&self, records: &[StreamRecord<'_>], now: DateTime<Utc>) -> BatchReport {
         let started = Instant::now();
+        let before = self.pipeline.scorer.store().usage();
         let report = self.pipeline.run(records, now).await;
+        let used = self.pipeline.scorer.store().usage().since(&before);
         let t = Tally::of(records.len(), &report);
         let ms = started.elapsed().as_secs_f64() * 1e3;
         if let Some(error) = &report.error {
@@ -173,6 +192,10 @@ impl ScorerHandler {
                 blocked = t.blocked,
                 duplicates = t.duplicates,
                 labels = t.labels,
+                labels_parked = t.labels_parked,
+                write_units = used.write_units,
+                read_units = used.read_units,
+                conflicts = used.conflicts,
                 ms,
                 "batch scored"
             );
@@ -188,8 +211,15 @@ impl ScorerHandler {
                 ("Blocked", Unit::Count, count(t.blocked)),
                 ("Duplicates", Unit::Count, count(t.duplicates)),
                 ("Labels", Unit::Count, count(t.labels)),
+                ("LabelsParked", Unit::Count, count(t.labels_parked)),
                 ("BatchRetries", Unit::Count, count(t.retried)),
                 ("BatchLatency", Unit::Milliseconds, ms),
+                // Units as DynamoDB reports them, or as computed from item sizes where it
+                // reports none (a local stand-in).
+                ("ReadUnits", Unit::Count, used.reported_read_units.max(used.read_units)),
+                ("WriteUnits", Unit::Count, used.reported_write_units.max(used.write_units)),
+                ("TransactionConflicts", Unit::Count, used.conflicts as f64),
+                ("StaleUnits", Unit::Count, used.stale_units as f64),
             ],
         );
         report
