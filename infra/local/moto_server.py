@@ -19,8 +19,12 @@ Same arguments as `moto_server` (-H host, -p port).
 
 import argparse
 import copy
+import io
+import json
+import random
 import re
 import threading
+import time
 from decimal import Decimal
 
 import moto.dynamodb.models as dynamodb_models
@@ -143,6 +147,85 @@ def _update_simply(self, table_name, key, update_expression, expression_attribut
     return item
 
 
+class Faults:
+    """Faults injected at the protocol, for Vigil's drill and fault tests: a rule names an
+    operation (`DynamoDB_20120810.TransactWriteItems`, `AWSEvents.PutEvents`,
+    `sns.Publish`, ...; a trailing `*` matches a prefix), a fault and a rate:
+
+    - `throttle`: answered 400 with the service's throttling error, not applied;
+    - `conflict` (TransactWriteItems): cancelled with a TransactionConflict, not applied;
+    - `slow`: applied, answered `ms` milliseconds late (past the client's timeout: the
+      client cannot tell whether it was applied);
+    - `error_after`: applied, answered 500 (the same doubt, sooner).
+
+    `POST /_vigil/faults` with `{"seed": n, "rules": [{"target", "fault", "rate", "ms"}]}`
+    sets them (an empty list clears them); `GET /_vigil/faults` returns them with how many
+    were injected."""
+
+    def __init__(self):
+        self.rules = []
+        self.rng = random.Random(0)
+        self.lock = threading.Lock()
+
+    def configure(self, config):
+        with self.lock:
+            self.rng = random.Random(config.get("seed", 0))
+            self.rules = [dict(rule, injected=0) for rule in config.get("rules", [])]
+
+    def describe(self):
+        with self.lock:
+            return {"rules": [dict(r) for r in self.rules]}
+
+    def pick(self, target):
+        with self.lock:
+            for rule in self.rules:
+                pattern = rule["target"]
+                matches = target.startswith(pattern[:-1]) if pattern.endswith("*") else target == pattern
+                if matches and self.rng.random() < rule.get("rate", 0):
+                    rule["injected"] += 1
+                    return rule
+        return None
+
+
+def _target(environ, body):
+    """The operation a request calls: `X-Amz-Target` (JSON protocols), or the signing
+    service and the `Action` of a query-protocol body (SNS)."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target
+    service = re.search(r"/([\w-]+)/aws4_request", environ.get("HTTP_AUTHORIZATION", ""))
+    action = re.search(rb"(?:^|&)Action=(\w+)", body or b"")
+    if service and action:
+        return f"{service.group(1)}.{action.group(1).decode()}"
+    return environ.get("REQUEST_METHOD", "") + " " + environ.get("PATH_INFO", "")
+
+
+def _refusal(target, fault, body):
+    """The status, headers and body a service answers with for `fault`."""
+    if target.startswith("DynamoDB_"):
+        content = "application/x-amz-json-1.0"
+        if fault == "conflict":
+            items = len(json.loads(body or b"{}").get("TransactItems", [])) or 1
+            reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            reasons += [{"Code": "None"}] * (items - 1)
+            codes = ", ".join(r["Code"] for r in reasons)
+            error = {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "Message": f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+                "CancellationReasons": reasons,
+            }
+        else:
+            error = {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                     "message": "Rate of requests exceeds the allowed throughput."}
+        return "400 Bad Request", [("Content-Type", content)], json.dumps(error).encode()
+    if "." in target and not target.split(".")[0][:1].isupper():
+        xml = ("<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+               "<Message>Rate exceeded</Message></Error><RequestId>vigil-fault</RequestId></ErrorResponse>")
+        return "400 Bad Request", [("Content-Type", "text/xml")], xml.encode()
+    error = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+    return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], json.dumps(error).encode()
+
+
 def main() -> None:
     dynamodb_models.DynamoDBBackend.transact_write_items = _transact_rolling_back_items
     dynamodb_models.DynamoDBBackend.update_item = _update_simply
@@ -154,11 +237,39 @@ def main() -> None:
 
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
+    faults = Faults()
 
     def serial(environ, start_response):
+        if environ.get("PATH_INFO") == "/_vigil/faults":
+            if environ["REQUEST_METHOD"] == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                faults.configure(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            answer = json.dumps(faults.describe()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+            return [answer]
+        rule = None
+        if faults.rules:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            target = _target(environ, body)
+            rule = faults.pick(target)
+            if rule and rule["fault"] in ("throttle", "conflict"):
+                status, headers, payload = _refusal(target, rule["fault"], body)
+                start_response(status, headers)
+                return [payload]
+        answer = []
         with lock:
             # Materialise the body under the lock: it may be generated lazily.
-            return list(app(environ, start_response))
+            body = list(app(environ, lambda status, headers, exc_info=None: answer.append((status, headers))))
+        status, headers = answer[-1]
+        if rule and rule["fault"] == "slow":
+            time.sleep(rule.get("ms", 1000) / 1000)
+        if rule and rule["fault"] == "error_after":
+            status, headers = "500 Internal Server Error", [("Content-Type", "application/json")]
+            body = [json.dumps({"__type": "InternalServerError", "message": "injected after applying"}).encode()]
+        start_response(status, headers)
+        return body
 
     run_simple(args.host, args.port, serial, threaded=True)
 

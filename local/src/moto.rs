@@ -83,3 +83,36 @@ pub async fn config(endpoint: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// Sets the faults the moto wrapper injects (`infra/local/moto_server.py`, `Faults`):
+/// `{"seed": n, "rules": [{"target", "fault", "rate", "ms"}]}`; `{"rules": []}` clears them.
+/// Returns them as the server now holds them, with how many of each were injected.
+pub fn set_faults(endpoint: &str, config: &serde_json::Value) -> Result<serde_json::Value, String> {
+    control(endpoint, "POST", &config.to_string())
+}
+
+/// The faults the moto wrapper holds, with how many of each it injected.
+pub fn faults(endpoint: &str) -> Result<serde_json::Value, String> {
+    control(endpoint, "GET", "")
+}
+
+/// One plain HTTP/1.1 exchange with the wrapper's control path.
+fn control(endpoint: &str, method: &str, body: &str) -> Result<serde_json::Value, String> {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).map_err(|e| format!("moto at {host}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let request = format!(
+        "{method} /_vigil/faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let (head, json) = response.split_once("\r\n\r\n").ok_or("no HTTP response from moto")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(format!("moto refused the faults: {head}"));
+    }
+    serde_json::from_str(json).map_err(|e| format!("moto's faults: {e}"))
+}

@@ -79,7 +79,8 @@ mod tests {
         let s = Scorer::new(MemoryStateStore::default(), AmountModel, Policy::default());
         let q = MemoryQuarantine::default();
         let parked_at: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
-        let label = r#"{"type":"label","transaction_id":"gone","fraud":true,"known_at":"2023-12-31T00:00:00Z"}"#;
+        let label =
+            r#"{"type":"label","transaction_id":"gone","fraud":true,"known_at":"2023-12-31T00:00:00Z"}"#;
         let event = Event::from_json(label.as_bytes(), crate::Currency::USD, parked_at).unwrap();
         block_on(s.process(&[event], parked_at)).unwrap();
 

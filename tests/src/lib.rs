@@ -88,6 +88,11 @@ pub struct Calls {
     pub armed: Arc<AtomicBool>,
     pub fail_after: Arc<AtomicUsize>,
     transactions: Arc<AtomicUsize>,
+    /// When the `crash_at`-th TransactWriteItems answer arrives (0: never), `crashed` fires:
+    /// a test then drops the invocation's future, as a killed function stops.
+    crash_at: Arc<AtomicUsize>,
+    written: Arc<AtomicUsize>,
+    crashed: Arc<tokio::sync::Notify>,
 }
 
 impl Calls {
@@ -101,6 +106,18 @@ impl Calls {
 
     pub fn total(&self) -> usize {
         self.counts().values().sum()
+    }
+
+    /// Arms the crash: it fires when the `k`-th TransactWriteItems from now has been answered.
+    pub fn crash_after(&self, k: usize) {
+        self.written.store(0, Ordering::SeqCst);
+        self.crash_at.store(k, Ordering::SeqCst);
+    }
+
+    /// Resolves when the armed crash fires.
+    pub async fn crashed(&self) {
+        self.crashed.notified().await;
+        self.crash_at.store(0, Ordering::SeqCst);
     }
 
     pub fn reset(&self) {
@@ -145,6 +162,12 @@ impl Intercept for Calls {
     ) -> Result<(), BoxError> {
         if let Some(Sent(operation, at)) = cfg.load::<Sent>() {
             *self.waited.lock().unwrap().entry(operation.clone()).or_default() += at.elapsed();
+            if operation == "TransactWriteItems" {
+                let n = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+                if n == self.crash_at.load(Ordering::SeqCst) {
+                    self.crashed.notify_one();
+                }
+            }
         }
         Ok(())
     }
@@ -354,20 +377,38 @@ impl Aws {
     /// Transactions counted per customer (`c#<id>`: its spending history's hourly buckets)
     /// or per terminal (`t#<id>`: the `n<hour>` counters of all its week items).
     pub async fn counted(&self, prefix: &str) -> BTreeMap<String, u64> {
+        if prefix == "t#" {
+            return self.terminal_counters('n').await;
+        }
         let mut out = BTreeMap::new();
         for (pk, item) in self.items().await.iter().filter(|(pk, _)| pk.starts_with(prefix)) {
-            if prefix == "t#" {
-                let terminal = pk.rsplit_once('#').map_or(pk.as_str(), |(t, _)| t).to_owned();
-                let n: u64 = item
-                    .iter()
-                    .filter(|(name, _)| name.starts_with('n') && name[1..].parse::<u32>().is_ok())
-                    .map(|(_, v)| v.as_n().unwrap().parse::<u64>().unwrap())
-                    .sum();
-                *out.entry(terminal).or_default() += n;
-            } else {
+            {
                 let state: serde_json::Value = serde_json::from_str(item["s"].as_s().unwrap()).unwrap();
                 let buckets = state["buckets"].as_array().unwrap();
                 out.insert(pk.clone(), buckets.iter().map(|b| b["spend"]["count"].as_u64().unwrap()).sum());
+            }
+        }
+        out
+    }
+
+    /// Confirmed frauds counted per terminal (`t#<id>`: the `f<hour>` counters of its weeks).
+    pub async fn terminal_frauds(&self) -> BTreeMap<String, u64> {
+        self.terminal_counters('f').await
+    }
+
+    /// Per terminal, the sum of its week items' counters `<kind><hour>`; terminals whose
+    /// sum is zero are left out.
+    async fn terminal_counters(&self, kind: char) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for (pk, item) in self.items().await.iter().filter(|(pk, _)| pk.starts_with("t#")) {
+            let terminal = pk.rsplit_once('#').map_or(pk.as_str(), |(t, _)| t).to_owned();
+            let n: i64 = item
+                .iter()
+                .filter(|(name, _)| name.strip_prefix(kind).is_some_and(|h| h.parse::<u32>().is_ok()))
+                .map(|(_, v)| v.as_n().unwrap().parse::<i64>().unwrap())
+                .sum();
+            if n != 0 {
+                *out.entry(terminal).or_default() += u64::try_from(n).expect("no negative count");
             }
         }
         out

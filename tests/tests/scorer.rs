@@ -58,6 +58,19 @@ async fn a_10k_batch_is_scored_or_quarantined_record_by_record_and_a_replay_chan
     );
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert!(aws.calls.total() < 1_000, "batched: {calls:?}");
+    let used = handler.pipeline.scorer.store().usage();
+    let per_tx = |x: f64| x / expected.valid as f64;
+    println!(
+        "per transaction: {:.2} write units, {:.2} read units (computed from item sizes; moto reports none), \
+         {:.3} DynamoDB calls ({} TransactWriteItems, {} BatchGetItem), {:.3} AWS calls in all",
+        per_tx(used.write_units),
+        per_tx(used.read_units),
+        per_tx((used.transactions + used.batch_gets) as f64),
+        used.transactions,
+        used.batch_gets,
+        per_tx(aws.calls.total() as f64),
+    );
+    assert!(per_tx(used.write_units) < 8.0, "a transaction's writes stay small: {used:?}");
 
     let items = aws.items().await;
     let records = items.keys().filter(|k| k.starts_with("tx#")).count();
