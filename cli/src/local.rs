@@ -150,6 +150,7 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
             rate: run.rate,
             drain_timeout: Duration::from_secs(120),
             ops_endpoint: OPS.to_owned(),
+            chaos: None,
         };
         let report = e2e::run(&config, &stack, &payloads, &options, &|s| {
             bar.set_position(s.scored as u64);

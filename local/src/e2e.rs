@@ -4,7 +4,9 @@
 //! Every transaction is accounted for, and each alert's latency measured from the
 //! producer's answer to the alert showing in the inbox.
 
-use crate::sources::{Function, Progress, run_rule_target, run_stream};
+use crate::chaos::{Chaos, Tripwire, Watch};
+use crate::sources::{Container, Function, Progress, run_rule_target, run_stream};
+use crate::template::Template;
 use crate::stack::{LocalStack, describe};
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
@@ -12,7 +14,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerHandler};
+use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler};
+use vigil_shared::Model;
 use vigil_shared::metrics::MetricsSink;
 
 /// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.
@@ -45,6 +48,8 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// The e-mail endpoint whose inbox is the operations team's.
     pub ops_endpoint: String,
+    /// The drill's failures, injected around the functions.
+    pub chaos: Option<Arc<Chaos>>,
 }
 
 /// Counts as the run goes, for a progress bar.
@@ -143,6 +148,42 @@ async fn functions(
     Ok(out)
 }
 
+/// Builds the scorer a stream source invokes, one per shard as Lambda runs them; with
+/// `watched`, its DynamoDB client reports each transaction answered to a tripwire (the
+/// drill kills invocations mid-save).
+fn scorer_containers(
+    config: &SdkConfig,
+    stack: &LocalStack,
+    function: &str,
+    watched: bool,
+) -> Result<Arc<dyn Fn() -> Result<Container, String> + Send + Sync>, RunError> {
+    let resource = stack
+        .template
+        .resource(function)
+        .filter(|r| Template::binary(r) == Some("scorer"))
+        .ok_or_else(|| RunError::Setup(format!("{function}: a stream source must invoke the scorer")))?;
+    let env = stack.environment(&resource).map_err(|e| RunError::Setup(e.to_string()))?;
+    let at = ScorerConfig::from_vars(&env).map_err(|e| RunError::Setup(e.to_string()))?;
+    let config = config.clone();
+    Ok(Arc::new(move || {
+        let tripwire = watched.then(|| Arc::new(Tripwire::default()));
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&config);
+        if let Some(t) = &tripwire {
+            dynamodb = dynamodb.interceptor(Watch { tripwire: t.clone(), operation: "TransactWriteItems" });
+        }
+        let model = Model::embedded().map_err(|e| e.to_string())?;
+        let mut h = ScorerHandler::new(
+            aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            vigil_shared::aws::s3::client(&config),
+            aws_sdk_eventbridge::Client::new(&config),
+            at.clone(),
+            model,
+        );
+        h.metrics = MetricsSink::Off;
+        Ok(Container { function: Function::Scorer(Box::new(h)), tripwire })
+    }))
+}
+
 /// Runs `payloads` (stream events as JSON) through the deployed-shaped pipeline.
 pub async fn run(
     config: &SdkConfig,
@@ -158,9 +199,10 @@ pub async fn run(
     let (stream, targets) = (Progress::default(), Progress::default());
     let mut tasks = Vec::new();
     for source in &stack.stream_sources {
-        let f = functions.get(&source.function).cloned();
-        let f = f.ok_or_else(|| RunError::Setup(format!("{} is not a function here", source.function)))?;
-        tasks.push(tokio::spawn(run_stream(source.clone(), kinesis.clone(), sqs.clone(), f, stream.clone())));
+        let container = scorer_containers(config, stack, &source.function, options.chaos.is_some())?;
+        let chaos = options.chaos.clone();
+        let (source, kinesis, sqs) = (source.clone(), kinesis.clone(), sqs.clone());
+        tasks.push(tokio::spawn(run_stream(source, kinesis, sqs, container, stream.clone(), chaos)));
     }
     for target in &stack.rule_targets {
         let f = functions.get(&target.function).cloned();

@@ -3,6 +3,7 @@
 //! record age, on-failure destination) and EventBridge's asynchronous invocation (retries,
 //! on-failure destination). The functions are the same handlers the binaries run.
 
+use crate::chaos::{Chaos, Kill, Tripwire};
 use crate::stack::{RuleTarget, StreamSource, describe};
 use aws_lambda_events::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -57,31 +58,39 @@ impl Progress {
     }
 }
 
+/// A function as one shard's batches reach it: Lambda gives each shard's batches their own
+/// container. The tripwire, when there is one, hears the container's DynamoDB transactions
+/// answered (for the drill's kills mid-save).
+pub struct Container {
+    pub function: Function,
+    pub tripwire: Option<Arc<Tripwire>>,
+}
+
 /// Runs a Kinesis event source mapping over every shard until `progress.stop` is set and
-/// the shards have nothing more.
+/// the shards have nothing more; `container` builds each shard's function, `chaos` (the
+/// drill) kills and redelivers some invocations.
 pub async fn run_stream(
     source: StreamSource,
     kinesis: aws_sdk_kinesis::Client,
     sqs: aws_sdk_sqs::Client,
-    function: Arc<Function>,
+    container: Arc<dyn Fn() -> Result<Container, String> + Send + Sync>,
     progress: Progress,
+    chaos: Option<Arc<Chaos>>,
 ) -> Result<(), String> {
     let shards = kinesis.list_shards().stream_name(&source.stream).send().await.map_err(|e| describe(&e))?;
-    let tasks: Vec<_> = shards
-        .shards()
-        .iter()
-        .map(|shard| {
-            let shard = Shard {
-                source: source.clone(),
-                id: shard.shard_id().to_owned(),
-                kinesis: kinesis.clone(),
-                sqs: sqs.clone(),
-                function: function.clone(),
-                progress: progress.clone(),
-            };
-            tokio::spawn(shard.run())
-        })
-        .collect();
+    let mut tasks = Vec::new();
+    for shard in shards.shards() {
+        let shard = Shard {
+            source: source.clone(),
+            id: shard.shard_id().to_owned(),
+            kinesis: kinesis.clone(),
+            sqs: sqs.clone(),
+            container: container()?,
+            progress: progress.clone(),
+            chaos: chaos.clone(),
+        };
+        tasks.push(tokio::spawn(shard.run()));
+    }
     for task in tasks {
         task.await.map_err(|e| e.to_string())??;
     }
@@ -93,9 +102,13 @@ struct Shard {
     id: String,
     kinesis: aws_sdk_kinesis::Client,
     sqs: aws_sdk_sqs::Client,
-    function: Arc<Function>,
+    container: Container,
     progress: Progress,
+    chaos: Option<Arc<Chaos>>,
 }
+
+/// Records to deliver again from a checkpoint, and the attempts they have had.
+type Checkpoint = (Vec<KinesisEventRecord>, u32);
 
 impl Shard {
     async fn run(self) -> Result<(), String> {
@@ -111,6 +124,8 @@ impl Shard {
             .shard_iterator;
         let mut pending: VecDeque<KinesisEventRecord> = VecDeque::new();
         let mut first_seen: Option<Instant> = None;
+        // After a batch item failure: the record retried from, and its attempts so far.
+        let mut retrying: Option<(String, u32)> = None;
         loop {
             // Fill the batch: up to the batch size, or until the window since the first
             // record closes, or the shard has no more.
@@ -138,7 +153,19 @@ impl Shard {
             }
             let batch: Vec<KinesisEventRecord> =
                 pending.drain(..pending.len().min(self.source.batch_size)).collect();
-            self.deliver(batch).await?;
+            let attempts = match &retrying {
+                Some((from, attempts)) if *from == batch[0].kinesis.sequence_number => *attempts,
+                _ => 0,
+            };
+            retrying = None;
+            if let Some((rest, attempts)) = self.deliver(batch, attempts).await? {
+                // Lambda resumes from the checkpoint: the next batch starts at the failed record
+                // and fills up with whatever came after it, newer records included.
+                retrying = rest.first().map(|r| (r.kinesis.sequence_number.clone(), attempts));
+                for r in rest.into_iter().rev() {
+                    pending.push_front(r);
+                }
+            }
             first_seen = (!pending.is_empty()).then(Instant::now);
         }
     }
@@ -165,12 +192,13 @@ impl Shard {
         .expect("a well-formed Kinesis record")
     }
 
-    /// Invokes until every record of `batch` is done, as Lambda's event source mapping
-    /// does: a reported item failure retries from that record; a function error retries
-    /// the batch (halved when bisecting); spent retries or age send the records' range
-    /// to the on-failure destination.
-    async fn deliver(&self, batch: Vec<KinesisEventRecord>) -> Result<(), String> {
-        let mut work: VecDeque<(Vec<KinesisEventRecord>, u32)> = VecDeque::from([(batch, 0)]);
+    /// Invokes until every record of `batch` is done or a record is reported failed, as
+    /// Lambda's event source mapping does: a function error retries the batch (halved when
+    /// bisecting); spent retries or age send the records' range to the on-failure
+    /// destination; a reported item failure checkpoints before that record and returns it
+    /// and everything after it, to be retried with newer records.
+    async fn deliver(&self, batch: Vec<KinesisEventRecord>, attempts: u32) -> Result<Option<Checkpoint>, String> {
+        let mut work: VecDeque<(Vec<KinesisEventRecord>, u32)> = VecDeque::from([(batch, attempts)]);
         while let Some((records, attempts)) = work.pop_front() {
             if records.is_empty() {
                 continue;
@@ -193,7 +221,7 @@ impl Shard {
             event.records = records.clone();
             let event = serde_json::to_value(event).map_err(|e| e.to_string())?;
             self.progress.invocations.fetch_add(1, Ordering::SeqCst);
-            match self.function.invoke(event).await {
+            match self.invoke(&event).await {
                 Ok(response) => {
                     let failed = response["batchItemFailures"]
                         .as_array()
@@ -203,12 +231,14 @@ impl Shard {
                     match failed.and_then(|id| records.iter().position(|r| r.kinesis.sequence_number == id)) {
                         None => {
                             self.progress.done.fetch_add(n, Ordering::SeqCst);
+                            self.maybe_redeliver(&event).await;
                         }
                         Some(at) => {
                             self.progress.done.fetch_add(at, Ordering::SeqCst);
                             tracing::warn!(shard = %self.id, retry_from = at, "batch item failure: retrying from it");
                             tokio::time::sleep(IDLE_POLL).await;
-                            work.push_front((records[at..].to_vec(), attempts + 1));
+                            let rest = records[at..].iter().cloned().chain(work.into_iter().flat_map(|(r, _)| r));
+                            return Ok(Some((rest.collect(), attempts + 1)));
                         }
                     }
                 }
@@ -225,7 +255,55 @@ impl Shard {
                 }
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// One invocation; under the drill some are killed part-way (the future is dropped with
+    /// whatever requests it had sent), which Lambda reports as a function error.
+    async fn invoke(&self, event: &Value) -> Result<Value, String> {
+        let kill = self.chaos.as_ref().and_then(|c| c.scorer_kill().map(|k| (c, k)));
+        let Some((chaos, kill)) = kill else { return self.container.function.invoke(event.clone()).await };
+        let killed = |mid_save: bool| {
+            chaos.scorer_kills.fetch_add(1, Ordering::SeqCst);
+            if mid_save {
+                chaos.scorer_kills_mid_save.fetch_add(1, Ordering::SeqCst);
+            }
+            tracing::warn!(shard = %self.id, ?kill, "drill: scorer killed");
+            Err("killed by the drill (as a timeout or out-of-memory stops a function)".to_owned())
+        };
+        match (kill, &self.container.tripwire) {
+            (Kill::AfterCalls(n), Some(tripwire)) => {
+                tripwire.arm(n);
+                let fired = tripwire.fired();
+                let outcome = tokio::select! {
+                    out = self.container.function.invoke(event.clone()) => out,
+                    () = fired => killed(true),
+                };
+                tripwire.arm(0);
+                outcome
+            }
+            (Kill::After(_), _) | (Kill::AfterCalls(_), None) => {
+                let delay = match kill {
+                    Kill::After(d) => d,
+                    Kill::AfterCalls(_) => Duration::from_millis(20),
+                };
+                tokio::select! {
+                    out = self.container.function.invoke(event.clone()) => out,
+                    () = tokio::time::sleep(delay) => killed(false),
+                }
+            }
+        }
+    }
+
+    /// Under the drill, some batches that succeeded are delivered again (Lambda delivers at
+    /// least once): nothing may move.
+    async fn maybe_redeliver(&self, event: &Value) {
+        let Some(chaos) = self.chaos.as_ref().filter(|c| c.roll(c.rates.redeliver)) else { return };
+        chaos.redeliveries.fetch_add(1, Ordering::SeqCst);
+        self.progress.invocations.fetch_add(1, Ordering::SeqCst);
+        if let Err(error) = self.container.function.invoke(event.clone()).await {
+            tracing::warn!(shard = %self.id, %error, "drill: a redelivered batch failed (its records were done)");
+        }
     }
 
     /// What Lambda sends an on-failure destination: where the records are, not the records.

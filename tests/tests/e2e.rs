@@ -47,6 +47,7 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
         rate: None,
         drain_timeout: Duration::from_secs(90),
         ops_endpoint: OPS.to_owned(),
+        chaos: None,
     };
     let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await.expect("run");
 
@@ -142,6 +143,7 @@ async fn a_batch_that_keeps_failing_is_retried_as_configured_then_named_in_the_s
         rate: None,
         drain_timeout: Duration::from_secs(60),
         ops_endpoint: OPS.to_owned(),
+        chaos: None,
     };
     let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await.expect("run");
 
