@@ -15,11 +15,11 @@ use vigil_shared::{CustomerId, Event};
 /// Stack name used locally (resources are named `vigil-…`).
 const STACK: &str = "vigil";
 /// Stand-ins for the e-mail subscriptions: their inboxes become SQS queues.
-const OPS: &str = "ops@vigil.example";
+pub(crate) const OPS: &str = "ops@vigil.example";
 const COMPLIANCE: &str = "compliance@vigil.example";
 
 /// moto at `AWS_ENDPOINT_URL`, or one started for this run (stopped on drop).
-fn local_aws() -> Result<(Option<moto::Moto>, String)> {
+pub(crate) fn local_aws() -> Result<(Option<moto::Moto>, String)> {
     match std::env::var("AWS_ENDPOINT_URL") {
         Ok(endpoint) => Ok((None, endpoint)),
         Err(_) => {
@@ -30,7 +30,7 @@ fn local_aws() -> Result<(Option<moto::Moto>, String)> {
     }
 }
 
-async fn create_stack(config: &aws_config::SdkConfig) -> Result<LocalStack> {
+pub(crate) async fn create_stack(config: &aws_config::SdkConfig) -> Result<LocalStack> {
     let template = Template::load(&vigil_local::template_path())?;
     let parameters = BTreeMap::from([
         ("AlertEmail".to_owned(), OPS.to_owned()),
@@ -41,7 +41,7 @@ async fn create_stack(config: &aws_config::SdkConfig) -> Result<LocalStack> {
         .context("creating the stack from template.yaml")
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
@@ -79,7 +79,7 @@ pub struct LocalDemo {
 /// The simulation's whole history for as many customers as make up about `transactions`
 /// payments, with their chargebacks (fraud labels) where they become known, in time order:
 /// alerts need history, and a realistic share of fraud needs weeks of it.
-fn stream(spec: &Spec, transactions: usize) -> Result<Vec<String>> {
+pub(crate) fn stream(spec: &Spec, transactions: usize) -> Result<Vec<String>> {
     let (txs, labels) = simulated(spec)?;
     let mut per_customer: BTreeMap<&CustomerId, usize> = BTreeMap::new();
     for t in &txs.valid {

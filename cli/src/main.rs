@@ -2,6 +2,7 @@
 //! evaluate, generate data, and run the demo.
 
 mod demo;
+mod drill;
 mod evaluate;
 mod files;
 mod generate;
@@ -96,6 +97,22 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         request_size: usize,
     },
+    /// The deployed pipeline on a local AWS (as `demo --local-aws`) under the failures Lambda
+    /// and AWS produce — invocations killed mid-save, batches redelivered and retried from
+    /// checkpoints with newer records, throttled, conflicting and timed-out calls, labels
+    /// ahead of their transactions, a hot terminal, alert invocations killed after
+    /// publishing — then every count read back and checked. Exits non-zero on any mismatch.
+    Drill {
+        /// Required: the drill runs on the local stack.
+        #[arg(long)]
+        local_aws: bool,
+        /// About how many transactions (whole simulated customer histories).
+        #[arg(long, default_value_t = 2000)]
+        transactions: usize,
+        /// Seeds the simulation, the faults and the kills: the same seed, the same drill.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Create template.yaml's resources on a local AWS (moto) and print each function's
     /// environment as shell exports, for `cargo lambda watch` and `cargo lambda invoke`.
     Stack {
@@ -124,6 +141,18 @@ fn main() -> Result<()> {
         Command::Demo { spec, local_aws: true, transactions, rate, request_size } => {
             let rate = (rate > 0.0).then_some(rate);
             local::demo(&spec, &local::LocalDemo { transactions, rate, request_size })
+        }
+        Command::Drill { local_aws: false, .. } => anyhow::bail!("the drill runs on the local stack: --local-aws"),
+        Command::Drill { local_aws: true, transactions, seed } => {
+            let spec = generate::Spec {
+                customers: 1000,
+                terminals: None,
+                days: 60,
+                start: chrono::NaiveDate::from_ymd_opt(2018, 4, 1).unwrap_or_default(),
+                seed,
+                malformed: 0.0,
+            };
+            drill::run(&spec, &drill::Drill { transactions, seed })
         }
         Command::Stack { endpoint } => local::stack(&endpoint),
     }
