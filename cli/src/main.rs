@@ -142,7 +142,9 @@ fn main() -> Result<()> {
             let rate = (rate > 0.0).then_some(rate);
             local::demo(&spec, &local::LocalDemo { transactions, rate, request_size })
         }
-        Command::Drill { local_aws: false, .. } => anyhow::bail!("the drill runs on the local stack: --local-aws"),
+        Command::Drill { local_aws: false, .. } => {
+            anyhow::bail!("the drill runs on the local stack: --local-aws")
+        }
         Command::Drill { local_aws: true, transactions, seed } => {
             let spec = generate::Spec {
                 customers: 1000,

@@ -1,11 +1,21 @@
-//! The drill's judge: what the stored state must hold after a stream of events, read
+//! `vigil drill`: the pipeline on the local stack under the failures Lambda and AWS really
+//! produce, and its judge: what the stored state must hold after a stream of events, read
 //! from the events themselves, against what the state table holds, read back item by item.
 //! Every accepted transaction must have its decision record and be counted exactly once in
 //! its terminal's hour and (within the customer's 30-day window) its customer's hour; every
 //! label's final verdict must be on its record and in the fraud counts.
 
-use crate::stack::describe;
+use crate::chaos::{Chaos, Rates};
+use crate::e2e::{self, Report, RunError};
+use crate::moto;
+use crate::stack::{LocalStack, describe};
+use aws_config::SdkConfig;
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use vigil_shared::features::{CustomerState, hour_of};
 use vigil_shared::store::{Label, RecordState};
 use vigil_shared::{Currency, Event};
@@ -81,7 +91,8 @@ impl Stored {
                 let frauds = item.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_owned).collect();
                 out.customer_frauds.insert(id.to_owned(), frauds);
             } else if let Some(id) = pk.strip_prefix("c#") {
-                let state: CustomerState = serde_json::from_str(&text("s")).map_err(|e| format!("{pk}: {e}"))?;
+                let state: CustomerState =
+                    serde_json::from_str(&text("s")).map_err(|e| format!("{pk}: {e}"))?;
                 let hours = state.buckets.iter().map(|b| (b.hour, u64::from(b.spend.count))).collect();
                 out.customers.insert(id.to_owned(), hours);
             } else if let Some((terminal, week)) = pk.strip_prefix("t#").and_then(|k| k.rsplit_once('#')) {
@@ -217,6 +228,163 @@ pub fn judge(expected: &Expected, stored: &Stored) -> Findings {
     f
 }
 
+/// Transactions per second offered to the producer API.
+pub const RATE: f64 = 200.0;
+
+/// Where the drill strikes, and how often.
+pub fn rates() -> Rates {
+    Rates { kill_scorer: 0.15, redeliver: 0.1, kill_alerts_after_publish: 0.25 }
+}
+
+/// Service faults at the protocol (see `infra/local/moto_server.py`): throttling that the
+/// SDK's retries mostly absorb (what they do not becomes a batch item failure and a retry
+/// from the checkpoint), transactions cancelled by a conflicting writer, and calls applied
+/// but answered with an error (the caller cannot tell: a timeout after the fact).
+pub fn faults(seed: u64) -> Value {
+    json!({ "seed": seed, "rules": [
+        { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "conflict", "rate": 0.05 },
+        { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "error_after", "rate": 0.02 },
+        { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "throttle", "rate": 0.03 },
+        { "target": "DynamoDB_20120810.BatchGetItem", "fault": "throttle", "rate": 0.05 },
+        { "target": "DynamoDB_20120810.PutItem", "fault": "throttle", "rate": 0.03 },
+        { "target": "DynamoDB_20120810.UpdateItem", "fault": "throttle", "rate": 0.03 },
+        { "target": "AWSEvents.PutEvents", "fault": "throttle", "rate": 0.05 },
+        { "target": "AWSEvents.PutEvents", "fault": "error_after", "rate": 0.02 },
+        { "target": "sns.Publish*", "fault": "throttle", "rate": 0.05 },
+        { "target": "sns.Publish*", "fault": "error_after", "rate": 0.02 },
+    ]})
+}
+
+/// The demo's stream made harder: a hot terminal most customers (so every shard) also pay
+/// at, large payments that raise alerts, labels that overtake their transaction,
+/// corrections of confirmed frauds (and corrections of those), and payments a client sent
+/// twice.
+pub fn harden(payloads: Vec<String>, seed: u64) -> Result<Vec<String>, String> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut events: Vec<Value> = Vec::with_capacity(payloads.len() + payloads.len() / 10);
+    let mut labels = Vec::new();
+    for p in payloads {
+        let mut event: Value = serde_json::from_str(&p).map_err(|e| format!("a payload: {e}"))?;
+        match event["type"].as_str() {
+            Some("label") => labels.push(event),
+            _ => {
+                if event.get("terminal_id").is_some() && rng.random_bool(0.1) {
+                    event["terminal_id"] = json!("term-HOT");
+                }
+                // Over the 10,000 review rule: alerts for the alert path's own faults.
+                if event.get("amount").is_some() && rng.random_bool(0.03) {
+                    event["amount"] = json!("12500.00");
+                }
+                if event.get("customer_id").is_some() && rng.random_bool(0.01) {
+                    events.push(event.clone());
+                }
+                events.push(event);
+            }
+        }
+    }
+    let position = |events: &[Value], id: &Value| events.iter().position(|e| e["transaction_id"] == *id);
+    for label in labels {
+        let id = label["transaction_id"].clone();
+        let Some(tx) = position(&events, &id) else { continue };
+        let known_at: DateTime<Utc> =
+            label["known_at"].as_str().unwrap_or_default().parse().map_err(|e| format!("a label: {e}"))?;
+        let later = |days: i64| (known_at + Duration::days(days)).to_rfc3339();
+        // A third arrive before their transaction (another shard, ahead of it).
+        let at = if rng.random_bool(0.33) {
+            rng.random_range(0..=tx)
+        } else {
+            rng.random_range(tx + 1..=events.len())
+        };
+        let fraud = label["fraud"] == json!(true);
+        events.insert(at, label);
+        if fraud && rng.random_bool(0.25) {
+            let cleared =
+                json!({ "type": "label", "transaction_id": id, "fraud": false, "known_at": later(3) });
+            let at = rng.random_range(at + 1..=events.len());
+            events.insert(at, cleared);
+            if rng.random_bool(0.3) {
+                let again =
+                    json!({ "type": "label", "transaction_id": id, "fraud": true, "known_at": later(6) });
+                events.insert(rng.random_range(at + 1..=events.len()), again);
+            }
+        }
+    }
+    Ok(events.iter().map(Value::to_string).collect())
+}
+
+/// What a drill found.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub findings: Findings,
+    /// The service faults, with how many of each were injected.
+    pub faults: Value,
+    pub alerts_delivered: usize,
+    pub alerts_lost: usize,
+    pub dead_lettered: usize,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.findings.exact() && self.dead_lettered == 0 && self.alerts_lost == 0
+    }
+
+    /// The drill's verdict, as its last line says it.
+    pub fn summary(&self) -> String {
+        let f = &self.findings;
+        format!(
+            "drill: {} transactions, {} counted once, {} lost, {} counted twice, {} dead-lettered; \
+             {} alerts, {} delivered, {} lost",
+            f.transactions,
+            f.counted_once,
+            f.lost,
+            f.counted_twice,
+            self.dead_lettered,
+            f.alerts.len(),
+            self.alerts_delivered,
+            self.alerts_lost
+        )
+    }
+}
+
+/// Runs `payloads` through the stack on moto at `endpoint` under `chaos` and the service
+/// faults of `seed`, then reads the state table back and judges it.
+pub async fn run(
+    config: &SdkConfig,
+    stack: &LocalStack,
+    endpoint: &str,
+    payloads: &[String],
+    chaos: Arc<Chaos>,
+    options: Options,
+) -> Result<Outcome, RunError> {
+    let setup = |e: String| RunError::Setup(e);
+    moto::set_faults(endpoint, &faults(options.seed)).map_err(setup)?;
+    let run = e2e::Options { chaos: Some(chaos), ..options.run };
+    let report = e2e::run(config, stack, payloads, &run, &|_| {}).await;
+    let faults = moto::faults(endpoint).map_err(setup)?;
+    moto::set_faults(endpoint, &json!({ "rules": [] })).map_err(setup)?;
+    let report = report?;
+    let table = stack
+        .resources
+        .get("StateTable")
+        .map(|p| p.reference.clone())
+        .ok_or(RunError::Setup("no StateTable".into()))?;
+    let stored = Stored::read(&aws_sdk_dynamodb::Client::new(config), &table).await.map_err(RunError::Aws)?;
+    let findings = judge(&Expected::of(payloads), &stored);
+    let received: BTreeSet<&str> = report.alerts.iter().map(|a| a.transaction_id.as_str()).collect();
+    let alerts_delivered = findings.alerts.iter().filter(|id| received.contains(id.as_str())).count();
+    let alerts_lost = findings.alerts.len() - alerts_delivered;
+    let dead_lettered = report.dead_lettered + report.dead_letters.values().sum::<usize>();
+    Ok(Outcome { report, findings, faults, alerts_delivered, alerts_lost, dead_lettered })
+}
+
+/// How the drill runs the pipeline.
+pub struct Options {
+    pub run: e2e::Options,
+    /// Seeds the service faults.
+    pub seed: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +419,8 @@ mod tests {
 
     #[test]
     fn exact_state_is_judged_exact_and_each_kind_of_error_is_found() {
-        let label = r#"{"type":"label","transaction_id":"t2","fraud":true,"known_at":"2018-04-08T00:00:00Z"}"#;
+        let label =
+            r#"{"type":"label","transaction_id":"t2","fraud":true,"known_at":"2018-04-08T00:00:00Z"}"#;
         let payloads = vec![tx("t1", "c1", 1), tx("t2", "c1", 2), tx("t3", "c2", 3), label.to_owned()];
         let e = Expected::of(&payloads);
         let mut s = stored_for(&e);
@@ -270,5 +439,26 @@ mod tests {
         let mut s = stored_for(&e);
         s.customer_frauds.clear();
         assert_eq!(judge(&e, &s).label_errors, 1);
+    }
+
+    #[test]
+    fn hardening_keeps_every_event_and_adds_only_labels_and_repeats() {
+        let tx = |i: usize| {
+            json!({"transaction_id": format!("t{i}"), "customer_id": "c1", "terminal_id": "p1", "amount": "5",
+                   "timestamp": "2018-04-01T00:00:00Z"})
+            .to_string()
+        };
+        let label = |i: usize| {
+            json!({"type": "label", "transaction_id": format!("t{i}"), "fraud": true, "known_at": "2018-04-08T00:00:00Z"})
+                .to_string()
+        };
+        let payloads: Vec<String> = (0..200).map(tx).chain((0..200).step_by(4).map(label)).collect();
+        let hard = harden(payloads.clone(), 1).unwrap();
+        assert_eq!(hard, harden(payloads, 1).unwrap(), "seeded");
+        let count = |kind: &str| hard.iter().filter(|p| p.contains(kind)).count();
+        assert!(count(r#""type":"label""#) > 50, "corrections added");
+        assert!(count("term-HOT") > 0);
+        let early = hard.iter().position(|p| p.contains(r#""type":"label""#)).unwrap();
+        assert!(early < 200, "some labels ahead of their transaction");
     }
 }

@@ -6,16 +6,16 @@
 
 use crate::chaos::{Chaos, Tripwire, Watch};
 use crate::sources::{Container, Function, Progress, run_rule_target, run_stream};
-use crate::template::Template;
 use crate::stack::{LocalStack, describe};
+use crate::template::Template;
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler};
 use vigil_shared::Model;
+use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler};
 use vigil_shared::metrics::MetricsSink;
 
 /// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.

@@ -197,7 +197,11 @@ impl Shard {
     /// bisecting); spent retries or age send the records' range to the on-failure
     /// destination; a reported item failure checkpoints before that record and returns it
     /// and everything after it, to be retried with newer records.
-    async fn deliver(&self, batch: Vec<KinesisEventRecord>, attempts: u32) -> Result<Option<Checkpoint>, String> {
+    async fn deliver(
+        &self,
+        batch: Vec<KinesisEventRecord>,
+        attempts: u32,
+    ) -> Result<Option<Checkpoint>, String> {
         let mut work: VecDeque<(Vec<KinesisEventRecord>, u32)> = VecDeque::from([(batch, attempts)]);
         while let Some((records, attempts)) = work.pop_front() {
             if records.is_empty() {
@@ -237,7 +241,8 @@ impl Shard {
                             self.progress.done.fetch_add(at, Ordering::SeqCst);
                             tracing::warn!(shard = %self.id, retry_from = at, "batch item failure: retrying from it");
                             tokio::time::sleep(IDLE_POLL).await;
-                            let rest = records[at..].iter().cloned().chain(work.into_iter().flat_map(|(r, _)| r));
+                            let rest =
+                                records[at..].iter().cloned().chain(work.into_iter().flat_map(|(r, _)| r));
                             return Ok(Some((rest.collect(), attempts + 1)));
                         }
                     }
