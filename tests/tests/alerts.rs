@@ -1,10 +1,18 @@
 //! The alerts function on real EventBridge events against moto: one message per alert on
-//! its severity's topic, readable by an analyst, with filterable attributes, never twice.
+//! its severity's topic, readable by an analyst, with filterable attributes and the alert
+//! id; at least once (never lost, whatever step fails), and a second time only after an
+//! invocation died between publishing and recording the alert.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use vigil_shared::alert::FanOut;
+use std::time::Duration;
+use vigil_shared::alert::{DEFAULT_LEASE, FanOut, FanOutError};
+use vigil_shared::aws::lambda::HandlerError;
+use vigil_shared::aws::sns::SnsNotifier;
 use vigil_shared::{Alert, Decision, Reason, Verdict};
 use vigil_tests::{Aws, Moto, events};
+
+/// The body of the PutItem that records an alert as sent.
+const SENT_MARK: &str = r#""state":{"S":"sent"}"#;
 
 fn alert(verdict: Verdict, id: &str) -> Alert {
     let tx = vigil_shared::Transaction {
@@ -32,6 +40,19 @@ fn event(alert: &Alert) -> EventBridgeEvent<Alert> {
     serde_json::from_value(events::eventbridge(&detail_type, serde_json::to_value(alert).unwrap())).unwrap()
 }
 
+/// The SNS envelopes on an inbox queue.
+async fn envelopes(aws: &Aws, inbox: &str) -> Vec<serde_json::Value> {
+    let messages = aws.drain(inbox).await;
+    messages.iter().map(|m| serde_json::from_str(m.body().unwrap()).unwrap()).collect()
+}
+
+/// The ledger's state for `alert` (`sending`, `sent`), if it has an item.
+async fn ledger_state(aws: &Aws, alert: &Alert) -> Option<String> {
+    let items = aws.items().await;
+    let item = items.get(&format!("alert#{}", alert.id))?;
+    Some(item.get("state").and_then(|s| s.as_s().ok()).cloned().unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_alert_reaches_its_severity_topic_once_with_a_masked_card() {
     vigil_tests::init_logs();
@@ -47,18 +68,89 @@ async fn each_alert_reaches_its_severity_topic_once_with_a_masked_card() {
     assert_eq!(handler.handle(event(&block)).await.unwrap(), FanOut::Duplicate, "redelivery");
     assert_eq!(handler.handle(event(&review)).await.unwrap(), FanOut::Sent);
 
-    let high = aws.drain(&topics.high_inbox).await;
-    let medium = aws.drain(&topics.medium_inbox).await;
+    let high = envelopes(&aws, &topics.high_inbox).await;
+    let medium = envelopes(&aws, &topics.medium_inbox).await;
     assert_eq!((high.len(), medium.len()), (1, 1), "one message per alert, on its topic");
-    let envelope: serde_json::Value = serde_json::from_str(high[0].body().unwrap()).unwrap();
+    let envelope = &high[0];
     let text = envelope["Message"].as_str().unwrap();
     assert!(
         text.starts_with("[HIGH] BLOCK score 0.970: card ****1111, 12500 USD at terminal term-7"),
         "{text}"
     );
     assert!(text.contains("decision record: transaction tx-1"));
+    assert!(text.ends_with("alert id: vigil:tx-1"), "{text}");
     assert!(!envelope.to_string().contains("4111111111111111"), "no unmasked card anywhere");
     assert_eq!(envelope["Subject"], "Vigil HIGH BLOCK: transaction tx-1");
-    assert_eq!(envelope["MessageAttributes"]["severity"]["Value"], "HIGH");
-    assert_eq!(envelope["MessageAttributes"]["rule_codes"]["Value"], r#"["RULE_AMOUNT_OVER_THRESHOLD"]"#);
+    let attributes = &envelope["MessageAttributes"];
+    assert_eq!(attributes["alert_id"]["Value"], "vigil:tx-1");
+    assert_eq!(attributes["severity"]["Value"], "HIGH");
+    assert_eq!(attributes["verdict"]["Value"], "BLOCK");
+    assert_eq!(attributes["transaction_id"]["Value"], "tx-1");
+    assert_eq!(attributes["rule_codes"]["Value"], r#"["RULE_AMOUNT_OVER_THRESHOLD"]"#);
+    assert_eq!(medium[0]["MessageAttributes"]["alert_id"]["Value"], "vigil:tx-2");
+    assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_whose_function_dies_after_publishing_is_delivered_once_or_twice_never_zero() {
+    vigil_tests::init_logs();
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    aws.create_table().await;
+    let topics = aws.topics().await;
+    let handler = aws.alerts(&topics);
+    let block = alert(Verdict::Block, "tx-1");
+    let t0 = chrono::Utc::now();
+
+    // GIVEN an invocation that publishes, then dies before recording the alert as sent.
+    aws.calls.fail_next(1, SENT_MARK);
+    let died = handler.handle_at(event(&block), t0).await;
+    assert!(matches!(died, Err(HandlerError::Alert(FanOutError::Unrecorded { .. }))), "{died:?}");
+    assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sending"), "its lease is left");
+
+    // WHEN a retry comes while the lease is live, THEN it fails (to be retried), it is no
+    // Duplicate: the lease's holder might have died before publishing.
+    let early = handler.handle_at(event(&block), t0 + Duration::from_secs(10)).await;
+    assert!(matches!(early, Err(HandlerError::Alert(FanOutError::LeaseHeld { .. }))), "{early:?}");
+
+    // WHEN a retry comes after the lease, THEN it sends, and later ones are duplicates.
+    let after = t0 + DEFAULT_LEASE + Duration::from_secs(1);
+    assert_eq!(handler.handle_at(event(&block), after).await.unwrap(), FanOut::Sent);
+    assert_eq!(handler.handle_at(event(&block), after).await.unwrap(), FanOut::Duplicate);
+    assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sent"));
+
+    let inbox = envelopes(&aws, &topics.high_inbox).await;
+    assert!((1..=2).contains(&inbox.len()), "delivered {} times", inbox.len());
+    for envelope in &inbox {
+        assert_eq!(
+            envelope["MessageAttributes"]["alert_id"]["Value"], "vigil:tx-1",
+            "subscribers can dedupe"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_failure_gives_the_lease_back_and_the_retry_sends() {
+    vigil_tests::init_logs();
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    aws.create_table().await;
+    let topics = aws.topics().await;
+    let mut handler = aws.alerts(&topics);
+    handler.notifier = SnsNotifier::new(aws.sns_with_calls(), &topics.medium, &topics.high);
+    let block = alert(Verdict::Block, "tx-1");
+    let t0 = chrono::Utc::now();
+
+    aws.calls.fail_next(1, "Action=PublishBatch");
+    let failed = handler.handle_at(event(&block), t0).await;
+    assert!(matches!(failed, Err(HandlerError::Alert(FanOutError::Publish { .. }))), "{failed:?}");
+    assert_eq!(ledger_state(&aws, &block).await, None, "the lease was given back");
+    assert!(aws.drain(&topics.high_inbox).await.is_empty());
+
+    // A retry one second on, well inside the lease it gave back, sends.
+    let retry = handler.handle_at(event(&block), t0 + Duration::from_secs(1)).await;
+    assert_eq!(retry.unwrap(), FanOut::Sent);
+    assert_eq!(aws.calls.counts()["PublishBatch"], 1, "the failed publish never left");
+    assert_eq!(envelopes(&aws, &topics.high_inbox).await.len(), 1);
+    assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sent"));
 }
