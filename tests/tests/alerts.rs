@@ -4,12 +4,17 @@
 //! invocation died between publishing and recording the alert.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use vigil_local::sources::{Function, Progress, run_rule_target};
+use vigil_local::stack::RuleTarget;
 use vigil_shared::alert::{DEFAULT_LEASE, FanOut, FanOutError};
+use vigil_shared::aws::dynamodb::DynamoAlertLedger;
 use vigil_shared::aws::lambda::HandlerError;
 use vigil_shared::aws::sns::SnsNotifier;
 use vigil_shared::{Alert, Decision, Reason, Verdict};
-use vigil_tests::{Aws, Moto, events};
+use vigil_tests::{Aws, Moto, TABLE, events};
 
 /// The body of the PutItem that records an alert as sent.
 const SENT_MARK: &str = r#""state":{"S":"sent"}"#;
@@ -152,5 +157,62 @@ async fn a_publish_failure_gives_the_lease_back_and_the_retry_sends() {
     assert_eq!(retry.unwrap(), FanOut::Sent);
     assert_eq!(aws.calls.counts()["PublishBatch"], 1, "the failed publish never left");
     assert_eq!(envelopes(&aws, &topics.high_inbox).await.len(), 1);
+    assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sent"));
+}
+
+/// The local stand-in of Lambda's asynchronous retries waits out the function's lease: an
+/// alert whose first invocation died after publishing is sent by the retry, not
+/// dead-lettered as a retry inside the lease would leave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_retries_wait_out_the_lease_and_deliver_an_alert_whose_invocation_died() {
+    vigil_tests::init_logs();
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    aws.create_table().await;
+    let topics = aws.topics().await;
+    let mut handler = aws.alerts(&topics);
+    let lease = Duration::from_secs(2);
+    handler.ledger = DynamoAlertLedger::new(aws.dynamodb.clone(), TABLE).with_lease(lease);
+    handler.metrics = vigil_shared::metrics::MetricsSink::Off;
+    let (tap, _) = aws.queue("alerts-tap").await;
+    let (dead_letters, _) = aws.queue("alerts-dlq").await;
+    let block = alert(Verdict::Block, "tx-1");
+    aws.sqs
+        .send_message()
+        .queue_url(&tap)
+        .message_body(serde_json::to_string(&event(&block)).unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    aws.calls.fail_next(1, SENT_MARK);
+    let target = RuleTarget {
+        function: "AlertsFunction".into(),
+        queue_url: tap,
+        // One retry: it must not come inside the lease.
+        attempts: 2,
+        on_failure: Some(dead_letters.clone()),
+    };
+    let progress = Progress::default();
+    let started = Instant::now();
+    let run = tokio::spawn(run_rule_target(
+        target,
+        aws.sqs.clone(),
+        Arc::new(Function::Alerts(handler)),
+        progress.clone(),
+    ));
+    while progress.done.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    progress.stop.store(true, Ordering::SeqCst);
+    run.await.unwrap().unwrap();
+
+    assert_eq!(progress.done.load(Ordering::SeqCst), 1);
+    assert_eq!(progress.dead_lettered.load(Ordering::SeqCst), 0);
+    assert!(aws.drain(&dead_letters).await.is_empty());
+    assert_eq!(progress.invocations.load(Ordering::SeqCst), 2, "one death, one retry after the lease");
+    assert!(started.elapsed() > lease, "the retry came after the lease");
+    let inbox = envelopes(&aws, &topics.high_inbox).await;
+    assert_eq!(inbox.len(), 2, "published by both: the one duplicate the crash window allows");
     assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sent"));
 }
