@@ -563,3 +563,30 @@ impl Aws {
         )
     }
 }
+
+/// An endpoint that accepts connections and never answers: a stalled AWS call. The
+/// listener lives until the test process ends.
+pub fn stalled_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+    std::thread::spawn(move || {
+        // Held, so the peer sees an open connection rather than a reset.
+        let mut open = Vec::new();
+        for stream in listener.incoming() {
+            open.extend(stream.ok());
+        }
+    });
+    endpoint
+}
+
+/// SDK configuration for `endpoint`, with test credentials and a function's timeouts (as
+/// its `main` builds it, the endpoint aside).
+pub async fn config_with(endpoint: &str, timeouts: vigil_shared::aws::Timeouts) -> SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "local",
+        ));
+    timeouts.apply(loader).load().await
+}

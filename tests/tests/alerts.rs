@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use vigil_local::sources::{Function, Progress, run_rule_target};
 use vigil_local::stack::RuleTarget;
 use vigil_shared::alert::{DEFAULT_LEASE, FanOut, FanOutError};
+use vigil_shared::aws::Timeouts;
 use vigil_shared::aws::dynamodb::DynamoAlertLedger;
-use vigil_shared::aws::lambda::HandlerError;
+use vigil_shared::aws::lambda::{AlertsHandler, HandlerError};
 use vigil_shared::aws::sns::SnsNotifier;
 use vigil_shared::{Alert, Decision, Reason, Verdict};
 use vigil_tests::{Aws, Moto, TABLE, events};
@@ -215,4 +216,54 @@ async fn local_retries_wait_out_the_lease_and_deliver_an_alert_whose_invocation_
     let inbox = envelopes(&aws, &topics.high_inbox).await;
     assert_eq!(inbox.len(), 2, "published by both: the one duplicate the crash window allows");
     assert_eq!(ledger_state(&aws, &block).await.as_deref(), Some("sent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_aws_call_fails_within_the_functions_operation_timeout() {
+    vigil_tests::init_logs();
+    let timeouts = Timeouts::ALERTS;
+    let config = vigil_tests::config_with(&vigil_tests::stalled_endpoint(), timeouts).await;
+    let vars = std::collections::BTreeMap::from([
+        ("VIGIL_TABLE".to_owned(), TABLE.to_owned()),
+        ("VIGIL_TOPIC_MEDIUM".to_owned(), "arn:aws:sns:us-east-1:123456789012:medium".to_owned()),
+        ("VIGIL_TOPIC_HIGH".to_owned(), "arn:aws:sns:us-east-1:123456789012:high".to_owned()),
+    ]);
+    let handler = AlertsHandler::from_vars(&config, &vars).unwrap();
+
+    let started = Instant::now();
+    let outcome =
+        tokio::time::timeout(timeouts.function, handler.handle(event(&alert(Verdict::Block, "tx-1"))))
+            .await
+            .expect("the call gave up before the function's timeout");
+    let took = started.elapsed();
+
+    let Err(HandlerError::Alert(FanOutError::Ledger(error))) = outcome else {
+        panic!("expected the ledger call to fail, got {outcome:?}")
+    };
+    assert!(error.message.contains("timeout"), "{error}");
+    assert!(took >= timeouts.attempt * 2, "attempts were retried before giving up: {took:?}");
+    assert!(took < timeouts.operation + Duration::from_secs(1), "gave up at the operation timeout: {took:?}");
+}
+
+/// Each function's AWS timeouts are sized for the Lambda timeout the template gives it, and
+/// the alerts lease sits between the alerts function's timeout and Lambda's first retry.
+#[test]
+fn aws_timeouts_and_the_alert_lease_match_the_template() {
+    let template = vigil_local::Template::load(&vigil_local::template_path()).unwrap();
+    for function in template.of_kind("AWS::Serverless::Function") {
+        let timeouts = match vigil_local::Template::binary(&function) {
+            Some("scorer") => Timeouts::SCORER,
+            Some("alerts") => Timeouts::ALERTS,
+            Some("producer") => Timeouts::PRODUCER,
+            other => panic!("{}: unknown binary {other:?}", function.id),
+        };
+        let timeout = function.properties["Timeout"].as_u64().expect("a literal Timeout");
+        assert_eq!(Duration::from_secs(timeout), timeouts.function, "{}", function.id);
+    }
+    let lease = &template.doc["Parameters"]["AlertLeaseSeconds"];
+    let default = Duration::from_secs(lease["Default"].as_u64().unwrap());
+    assert_eq!(default, DEFAULT_LEASE);
+    assert!(default > Timeouts::ALERTS.function, "no live invocation loses its lease");
+    let max = Duration::from_secs(lease["MaxValue"].as_u64().unwrap());
+    assert_eq!(max, vigil_shared::aws::lambda::MAX_ALERT_LEASE);
 }
