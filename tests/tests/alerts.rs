@@ -15,7 +15,7 @@ use vigil_shared::aws::dynamodb::DynamoAlertLedger;
 use vigil_shared::aws::lambda::{AlertsHandler, HandlerError};
 use vigil_shared::aws::sns::SnsNotifier;
 use vigil_shared::{Alert, Decision, Reason, Verdict};
-use vigil_tests::{Aws, Moto, TABLE, events};
+use vigil_tests::{Aws, Moto, TABLE, Topics, events};
 
 /// The body of the PutItem that records an alert as sent.
 const SENT_MARK: &str = r#""state":{"S":"sent"}"#;
@@ -59,13 +59,19 @@ async fn ledger_state(aws: &Aws, alert: &Alert) -> Option<String> {
     Some(item.get("state").and_then(|s| s.as_s().ok()).cloned().unwrap_or_default())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_alert_reaches_its_severity_topic_once_with_a_masked_card() {
+/// moto with the state table and both topics, each with an inbox (keep the server alive).
+async fn local_aws() -> (Moto, Aws, Topics) {
     vigil_tests::init_logs();
     let moto = Moto::start();
     let aws = Aws::new(&moto).await;
     aws.create_table().await;
     let topics = aws.topics().await;
+    (moto, aws, topics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_alert_reaches_its_severity_topic_once_with_a_masked_card() {
+    let (_moto, aws, topics) = local_aws().await;
     let handler = aws.alerts(&topics);
 
     let block = alert(Verdict::Block, "tx-1");
@@ -99,11 +105,7 @@ async fn each_alert_reaches_its_severity_topic_once_with_a_masked_card() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_whose_function_dies_after_publishing_is_delivered_once_or_twice_never_zero() {
-    vigil_tests::init_logs();
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    aws.create_table().await;
-    let topics = aws.topics().await;
+    let (_moto, aws, topics) = local_aws().await;
     let handler = aws.alerts(&topics);
     let block = alert(Verdict::Block, "tx-1");
     let t0 = chrono::Utc::now();
@@ -137,11 +139,7 @@ async fn an_alert_whose_function_dies_after_publishing_is_delivered_once_or_twic
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_failure_gives_the_lease_back_and_the_retry_sends() {
-    vigil_tests::init_logs();
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    aws.create_table().await;
-    let topics = aws.topics().await;
+    let (_moto, aws, topics) = local_aws().await;
     let mut handler = aws.alerts(&topics);
     handler.notifier = SnsNotifier::new(aws.sns_with_calls(), &topics.medium, &topics.high);
     let block = alert(Verdict::Block, "tx-1");
@@ -166,11 +164,7 @@ async fn a_publish_failure_gives_the_lease_back_and_the_retry_sends() {
 /// dead-lettered as a retry inside the lease would leave it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_retries_wait_out_the_lease_and_deliver_an_alert_whose_invocation_died() {
-    vigil_tests::init_logs();
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    aws.create_table().await;
-    let topics = aws.topics().await;
+    let (_moto, aws, topics) = local_aws().await;
     let mut handler = aws.alerts(&topics);
     let lease = Duration::from_secs(2);
     handler.ledger = DynamoAlertLedger::new(aws.dynamodb.clone(), TABLE).with_lease(lease);
