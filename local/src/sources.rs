@@ -343,6 +343,14 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 /// Invokes the function for each event a rule delivered to its tap queue, with the
 /// function's retries; an event that fails them all goes to its on-failure destination.
+///
+/// Lambda retries a failed asynchronous invocation after about 1 minute, then 2: always
+/// after the alerts function's sending lease (at most 50 s) has run out, so a retry of an
+/// invocation that died holding one sends the alert. Locally the retry comes sooner, but
+/// still a second after the lease the function is configured with (its
+/// `VIGIL_ALERT_LEASE_SECONDS`, the template's `AlertLeaseSeconds`): sooner, it would fail
+/// on the live lease and dead-letter an alert Lambda delivers. Local runs that expect
+/// alert retries pass a short `AlertLeaseSeconds` (1-2 s).
 pub async fn run_rule_target(
     target: RuleTarget,
     sqs: aws_sdk_sqs::Client,
@@ -350,6 +358,11 @@ pub async fn run_rule_target(
     progress: Progress,
 ) -> Result<(), String> {
     use aws_sdk_sqs::types::MessageSystemAttributeName;
+    let retry_after = match function.as_ref() {
+        Function::Alerts(h) => h.ledger.lease() + Duration::from_secs(1),
+        _ => Duration::from_secs(1),
+    };
+    let retry_after = i32::try_from(retry_after.as_secs().max(1)).unwrap_or(i32::MAX);
     loop {
         let got = sqs
             .receive_message()
@@ -400,13 +413,13 @@ pub async fn run_rule_target(
                 }
                 Err(error) => {
                     tracing::warn!(%error, attempt = received, "function error: the event will be retried");
-                    // Back on the queue shortly, as Lambda retries after a delay.
+                    // Back on the queue after the retry delay, as Lambda retries.
                     if let Some(handle) = m.receipt_handle() {
                         let out = sqs
                             .change_message_visibility()
                             .queue_url(&target.queue_url)
                             .receipt_handle(handle);
-                        out.visibility_timeout(1).send().await.map_err(|e| describe(&e))?;
+                        out.visibility_timeout(retry_after).send().await.map_err(|e| describe(&e))?;
                     }
                     false
                 }

@@ -10,6 +10,10 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Mutex;
 
+mod delivery;
+
+pub use delivery::{AlertLedger, Claim, DEFAULT_LEASE, FanOut, FanOutError, Lease, fan_out};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
@@ -31,7 +35,8 @@ impl Severity {
 /// An alert carries no raw customer identifier: only its masked form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Stable across retries and redeliveries, so fan-out can drop duplicates.
+    /// Stable across retries and redeliveries: the ledger's key, and what subscribers drop a
+    /// repeat by.
     pub id: String,
     pub severity: Severity,
     pub verdict: Verdict,
@@ -93,7 +98,10 @@ impl fmt::Display for Alert {
         for r in &self.reasons {
             writeln!(f, "  - {r}")?;
         }
-        write!(f, "  decision record: transaction {}", self.transaction_id)
+        writeln!(f, "  decision record: transaction {}", self.transaction_id)?;
+        // Subscribers drop a repeat by this id: one can follow a crash between publishing
+        // and recording the alert as sent (see `fan_out`).
+        write!(f, "  alert id: {}", self.id)
     }
 }
 
@@ -115,45 +123,11 @@ pub trait Notifier: Send + Sync {
     fn notify(&self, alerts: &[Alert]) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
-/// Remembers which alerts went out, so a redelivered one is not sent twice.
-pub trait AlertLedger: Send + Sync {
-    /// True if nobody claimed `alert_id` before: the caller must now deliver it.
-    fn claim(&self, alert_id: &str) -> impl Future<Output = Result<bool, DeliveryError>> + Send;
-    /// Forgets a claim whose delivery failed, so that a retry delivers it.
-    fn release(&self, alert_id: &str) -> impl Future<Output = Result<(), DeliveryError>> + Send;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FanOut {
-    Sent,
-    /// Already delivered (EventBridge delivers at least once, the scorer may resend).
-    Duplicate,
-}
-
-/// Delivers `alert` once: claim, notify, and give the claim back if notifying failed.
-pub async fn fan_out(
-    ledger: &impl AlertLedger,
-    notifier: &impl Notifier,
-    alert: &Alert,
-) -> Result<FanOut, DeliveryError> {
-    if !ledger.claim(&alert.id).await? {
-        return Ok(FanOut::Duplicate);
-    }
-    if let Err(e) = notifier.notify(std::slice::from_ref(alert)).await {
-        if let Err(release) = ledger.release(&alert.id).await {
-            // The alert stays claimed but unsent: say so loudly, it needs a manual resend.
-            tracing::error!(alert = %alert.id, %release, "alert claimed but not delivered");
-        }
-        return Err(e);
-    }
-    Ok(FanOut::Sent)
-}
-
-/// In-process sink, notifier and ledger for tests and the CLI.
+/// In-process sink, notifier and alert ledger for tests and the CLI.
 #[derive(Debug, Default)]
 pub struct MemoryAlerts {
     sent: Mutex<Vec<Alert>>,
-    claimed: Mutex<std::collections::HashSet<String>>,
+    ledger: Mutex<std::collections::HashMap<String, delivery::Entry>>,
 }
 
 impl MemoryAlerts {
@@ -176,17 +150,6 @@ impl AlertSink for MemoryAlerts {
 impl Notifier for MemoryAlerts {
     async fn notify(&self, alerts: &[Alert]) -> Result<(), DeliveryError> {
         self.push(alerts);
-        Ok(())
-    }
-}
-
-impl AlertLedger for MemoryAlerts {
-    async fn claim(&self, alert_id: &str) -> Result<bool, DeliveryError> {
-        Ok(self.claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(alert_id.to_owned()))
-    }
-
-    async fn release(&self, alert_id: &str) -> Result<(), DeliveryError> {
-        self.claimed.lock().unwrap_or_else(|p| p.into_inner()).remove(alert_id);
         Ok(())
     }
 }
@@ -227,27 +190,10 @@ mod tests {
             text,
             "[HIGH] BLOCK score 0.930: card ****1111, 12000 USD at terminal term-7, 2018-05-01 09:30 UTC\n  \
              - RULE_AMOUNT_OVER_THRESHOLD: 12000 USD > 10000\n  - tx_amount: 12000 (+0.40)\n  \
-             decision record: transaction tx-9"
+             decision record: transaction tx-9\n  alert id: vigil:tx-9"
         );
         let json = serde_json::to_string(&alert).unwrap();
         assert!(!json.contains("4111111111111111") && !text.contains("4111111111111111"));
-    }
-
-    struct Down;
-    impl Notifier for Down {
-        async fn notify(&self, _: &[Alert]) -> Result<(), DeliveryError> {
-            Err(DeliveryError { service: "SNS", message: "throttled".into() })
-        }
-    }
-
-    #[test]
-    fn an_alert_goes_out_once_and_a_failed_delivery_can_be_retried() {
-        let alert = Alert::for_decision(&decision(Verdict::Block), &tx()).unwrap();
-        let memory = MemoryAlerts::default();
-        assert!(pollster::block_on(fan_out(&memory, &Down, &alert)).is_err());
-        assert_eq!(pollster::block_on(fan_out(&memory, &memory, &alert)).unwrap(), FanOut::Sent);
-        assert_eq!(pollster::block_on(fan_out(&memory, &memory, &alert)).unwrap(), FanOut::Duplicate);
-        assert_eq!(memory.sent(), vec![alert]);
     }
 
     #[test]

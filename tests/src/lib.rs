@@ -77,8 +77,9 @@ impl Drop for Kafka {
     }
 }
 
-/// Counts requests per operation and can fail DynamoDB transactions on demand: a real
-/// fault between the SDK and the service, injected where the SDK allows it.
+/// Counts requests per operation and can fail DynamoDB transactions, or the next requests
+/// whose body holds a text, on demand: a real fault between the SDK and the service,
+/// injected where the SDK allows it.
 #[derive(Debug, Default, Clone)]
 pub struct Calls {
     counts: Arc<Mutex<BTreeMap<String, usize>>>,
@@ -93,6 +94,8 @@ pub struct Calls {
     crash_at: Arc<AtomicUsize>,
     written: Arc<AtomicUsize>,
     crashed: Arc<tokio::sync::Notify>,
+    /// Body text → how many more requests holding it fail.
+    failing: Arc<Mutex<Vec<(String, usize)>>>,
 }
 
 impl Calls {
@@ -120,6 +123,21 @@ impl Calls {
         self.crash_at.store(0, Ordering::SeqCst);
     }
 
+    /// The next `times` requests whose body holds `text` fail before they are sent (as a
+    /// reset connection would, or the function dying just before that call).
+    pub fn fail_next(&self, times: usize, text: &str) {
+        self.failing.lock().unwrap().push((text.to_owned(), times));
+    }
+
+    /// Whether this request is one [`Calls::fail_next`] asked to fail (counting it down).
+    fn should_fail(&self, body: &[u8]) -> bool {
+        let mut failing = self.failing.lock().unwrap();
+        let hit = failing
+            .iter_mut()
+            .find(|(text, left)| *left > 0 && body.windows(text.len().max(1)).any(|w| w == text.as_bytes()));
+        hit.map(|(_, left)| *left -= 1).is_some()
+    }
+
     pub fn reset(&self) {
         self.counts.lock().unwrap().clear();
         self.waited.lock().unwrap().clear();
@@ -139,10 +157,19 @@ impl Intercept for Calls {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
+        let body = request.body().bytes().unwrap_or_default();
         let operation = match request.headers().get("x-amz-target") {
             Some(target) => target.rsplit('.').next().unwrap_or(target).to_owned(),
+            // Query protocol (SNS): `Action=Publish&...`.
+            None if body.starts_with(b"Action=") => {
+                let action = body[7..].split(|b| *b == b'&').next().unwrap_or_default();
+                String::from_utf8_lossy(action).into_owned()
+            }
             None => format!("S3 {}", request.method()),
         };
+        if self.should_fail(body) {
+            return Err(format!("injected fault: {operation} failed").into());
+        }
         if operation == "TransactWriteItems" {
             let n = self.transactions.fetch_add(1, Ordering::SeqCst);
             if self.armed.load(Ordering::SeqCst) && n >= self.fail_after.load(Ordering::SeqCst) {
@@ -544,4 +571,40 @@ impl Aws {
             currency: vigil_shared::Currency::USD,
         }
     }
+}
+
+impl Aws {
+    /// An SNS client whose calls [`Aws::calls`] counts and can fail.
+    pub fn sns_with_calls(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&self.config).interceptor(self.calls.clone()).build(),
+        )
+    }
+}
+
+/// An endpoint that accepts connections and never answers: a stalled AWS call. The
+/// listener lives until the test process ends.
+pub fn stalled_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+    std::thread::spawn(move || {
+        // Held, so the peer sees an open connection rather than a reset.
+        let mut open = Vec::new();
+        for stream in listener.incoming() {
+            open.extend(stream.ok());
+        }
+    });
+    endpoint
+}
+
+/// SDK configuration for `endpoint`, with test credentials and a function's timeouts (as
+/// its `main` builds it, the endpoint aside).
+pub async fn config_with(endpoint: &str, timeouts: vigil_shared::aws::Timeouts) -> SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "local",
+        ));
+    timeouts.apply(loader).load().await
 }

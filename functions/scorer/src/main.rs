@@ -10,7 +10,7 @@ use vigil_shared::aws::{self, lambda::ScorerHandler};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let handler = &ScorerHandler::from_env(&aws::config().await)?;
+    let handler = &ScorerHandler::from_env(&aws::config(aws::Timeouts::SCORER).await)?;
     run(service_fn(|event: LambdaEvent<Box<RawValue>>| async move {
         handler.handle(event.payload).await.map_err(Error::from)
     }))

@@ -1,6 +1,7 @@
 //! AWS adapters, one module per service, each implementing a domain port. Clients come
-//! from one [`aws_config::SdkConfig`] loaded once per container; `AWS_ENDPOINT_URL` points
-//! them all at a local endpoint (moto) for tests and the local demo.
+//! from one [`aws_config::SdkConfig`] loaded once per container, with the function's
+//! [`Timeouts`]; `AWS_ENDPOINT_URL` points them all at a local endpoint (moto) for tests and
+//! the local demo.
 
 pub mod dynamodb;
 pub mod eventbridge;
@@ -9,12 +10,16 @@ pub mod lambda;
 pub mod msk;
 pub mod s3;
 pub mod sns;
+mod timeouts;
+
+pub use timeouts::Timeouts;
 
 use std::time::Duration;
 
-/// The SDK configuration from the environment (region, credentials, endpoint).
-pub async fn config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// The SDK configuration from the environment (region, credentials, endpoint), every call
+/// bounded by `timeouts`.
+pub async fn config(timeouts: Timeouts) -> aws_config::SdkConfig {
+    timeouts.apply(aws_config::defaults(aws_config::BehaviorVersion::latest())).load().await
 }
 
 /// An SDK error with its causes: the SDK's own `Display` says only "service error".

@@ -1,6 +1,7 @@
 //! SNS: the alerts function's message to the operations team, on the topic for the
 //! alert's severity, with attributes (severity, verdict, rule codes, transaction id) for
-//! filter policies and for tracing an alert back to its decision.
+//! filter policies and for tracing an alert back to its decision, and the alert id by
+//! which subscribers drop the rare repeat (delivery is at least once).
 
 use super::{chunks, describe, retry_failed};
 use crate::alert::{Alert, DeliveryError, Notifier, Severity};
@@ -50,6 +51,7 @@ impl SnsNotifier {
             .id(id.to_string())
             .subject(subject(alert))
             .message(alert.to_string())
+            .message_attributes("alert_id", attribute("String", alert.id.clone())?)
             .message_attributes("severity", attribute("String", alert.severity.as_str().to_owned())?)
             .message_attributes("verdict", attribute("String", alert.verdict.to_string())?)
             .message_attributes("transaction_id", attribute("String", alert.transaction_id.to_string())?)

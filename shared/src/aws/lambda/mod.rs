@@ -7,11 +7,11 @@ mod alerts;
 mod producer;
 mod scorer;
 
-pub use alerts::{AlertsConfig, AlertsHandler};
+pub use alerts::{AlertsConfig, AlertsHandler, MAX_ALERT_LEASE};
 pub use producer::{FileSummary, ProducerConfig, ProducerHandler, StreamConfig, StreamPublisher};
 pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline};
 
-use crate::alert::DeliveryError;
+use crate::alert::{DeliveryError, FanOutError};
 use crate::intake::IntakeError;
 use crate::model::ModelError;
 use crate::money::Currency;
@@ -24,6 +24,8 @@ pub mod env {
     pub const EVENT_BUS: &str = "VIGIL_EVENT_BUS";
     pub const TOPIC_MEDIUM: &str = "VIGIL_TOPIC_MEDIUM";
     pub const TOPIC_HIGH: &str = "VIGIL_TOPIC_HIGH";
+    /// Seconds an alerts invocation holds the sending lease on an alert (default 30).
+    pub const ALERT_LEASE_SECONDS: &str = "VIGIL_ALERT_LEASE_SECONDS";
     /// Kinesis stream the producer writes to, unless Kafka brokers are set.
     pub const STREAM: &str = "VIGIL_STREAM";
     /// Comma-separated bootstrap brokers: the producer writes to Kafka (MSK) instead.
@@ -54,6 +56,9 @@ pub enum HandlerError {
     Redeliver(String),
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// An alert not delivered by this invocation: Lambda retries it.
+    #[error(transparent)]
+    Alert(#[from] FanOutError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
 }
