@@ -35,6 +35,8 @@ pub(crate) async fn create_stack(config: &aws_config::SdkConfig) -> Result<Local
     let parameters = BTreeMap::from([
         ("AlertEmail".to_owned(), OPS.to_owned()),
         ("ComplianceEmail".to_owned(), COMPLIANCE.to_owned()),
+        // A retried alert waits out the lease: seconds locally, not half a minute.
+        ("AlertLeaseSeconds".to_owned(), "2".to_owned()),
     ]);
     LocalStack::create(config, template, STACK, &parameters)
         .await

@@ -109,8 +109,8 @@ impl Tripwire {
     }
 }
 
-/// An SDK interceptor reporting each answer to `operation` (an `X-Amz-Target` suffix, or
-/// any request when empty) to its tripwire.
+/// An SDK interceptor reporting each successful answer to `operation` (an `X-Amz-Target`
+/// suffix, or any request when empty) to its tripwire: the call took effect.
 #[derive(Debug, Clone)]
 pub struct Watch {
     pub tripwire: Arc<Tripwire>,
@@ -143,11 +143,11 @@ impl Intercept for Watch {
 
     fn read_after_transmit(
         &self,
-        _: &BeforeDeserializationInterceptorContextRef<'_>,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if cfg.load::<Watched>().is_some_and(|w| w.0) {
+        if cfg.load::<Watched>().is_some_and(|w| w.0) && context.response().status().is_success() {
             self.tripwire.answered();
         }
         Ok(())

@@ -15,7 +15,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil_shared::Model;
-use vigil_shared::aws::lambda::{AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler};
+use vigil_shared::aws::lambda::{AlertsConfig, AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler};
+use vigil_shared::aws::sns::SnsNotifier;
 use vigil_shared::metrics::MetricsSink;
 
 /// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.
@@ -118,11 +119,14 @@ pub enum RunError {
     Aws(String),
 }
 
-/// The stack's functions, built as their binaries build them, from their environment.
+/// The stack's functions, built as their binaries build them, from their environment; with
+/// `watched`, the alerts function's SNS client reports each publish answered to a tripwire
+/// (the drill kills invocations between publishing and marking sent).
 async fn functions(
     config: &SdkConfig,
     stack: &LocalStack,
-) -> Result<HashMap<String, Arc<Function>>, RunError> {
+    watched: bool,
+) -> Result<HashMap<String, Arc<Container>>, RunError> {
     let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
     let mut out = HashMap::new();
     for binary in ["scorer", "alerts", "producer"] {
@@ -130,6 +134,7 @@ async fn functions(
             stack.function(binary).ok_or_else(|| RunError::Setup(format!("no function {binary}")))?;
         let env = stack.environment(&resource).map_err(|e| setup(&e))?;
         // Metrics off: in process, EMF lines would go to the terminal, not to CloudWatch.
+        let mut tripwire = None;
         let function = match binary {
             "scorer" => {
                 let mut h = ScorerHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
@@ -139,11 +144,21 @@ async fn functions(
             "alerts" => {
                 let mut h = AlertsHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
                 h.metrics = MetricsSink::Off;
+                if watched {
+                    let at = AlertsConfig::from_vars(&env).map_err(|e| setup(&e))?;
+                    let t = Arc::new(Tripwire::default());
+                    let sns = aws_sdk_sns::config::Builder::from(config)
+                        .interceptor(Watch { tripwire: t.clone(), operation: "" })
+                        .build();
+                    h.notifier =
+                        SnsNotifier::new(aws_sdk_sns::Client::from_conf(sns), at.topic_medium, at.topic_high);
+                    tripwire = Some(t);
+                }
                 Function::Alerts(h)
             }
             _ => Function::Producer(ProducerHandler::from_vars(config, &env).await.map_err(|e| setup(&e))?),
         };
-        out.insert(resource.id, Arc::new(function));
+        out.insert(resource.id, Arc::new(Container { function, tripwire }));
     }
     Ok(out)
 }
@@ -193,7 +208,7 @@ pub async fn run(
     on_progress: &(dyn Fn(Snapshot) + Sync),
 ) -> Result<Report, RunError> {
     let aws = |e: &(dyn std::error::Error + 'static)| RunError::Aws(describe(e));
-    let functions = functions(config, stack).await?;
+    let functions = functions(config, stack, options.chaos.is_some()).await?;
     let kinesis = aws_sdk_kinesis::Client::new(config);
     let sqs = aws_sdk_sqs::Client::new(config);
     let (stream, targets) = (Progress::default(), Progress::default());
@@ -207,7 +222,8 @@ pub async fn run(
     for target in &stack.rule_targets {
         let f = functions.get(&target.function).cloned();
         let f = f.ok_or_else(|| RunError::Setup(format!("{} is not a function here", target.function)))?;
-        tasks.push(tokio::spawn(run_rule_target(target.clone(), sqs.clone(), f, targets.clone())));
+        let chaos = options.chaos.clone();
+        tasks.push(tokio::spawn(run_rule_target(target.clone(), sqs.clone(), f, targets.clone(), chaos)));
     }
     let inbox_url = stack
         .inboxes
@@ -234,7 +250,7 @@ pub async fn run(
             tokio::time::sleep_until(due.into()).await;
         }
         let body = format!("[{}]", chunk.join(","));
-        let response = producer.invoke(api_request(&body)).await.map_err(RunError::Aws)?;
+        let response = producer.function.invoke(api_request(&body)).await.map_err(RunError::Aws)?;
         let now = Instant::now();
         let answer: Value =
             serde_json::from_str(response["body"].as_str().unwrap_or("{}")).unwrap_or_default();

@@ -341,6 +341,33 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// One asynchronous invocation; under the drill some alerts invocations are killed as soon
+/// as SNS has taken their message, before it is marked sent (the lease is left behind) —
+/// first attempts only: a crash is rare, not an event's fate on every retry.
+async fn invoke_killable(
+    container: &Container,
+    event: Value,
+    first_attempt: bool,
+    chaos: Option<&Chaos>,
+) -> Result<Value, String> {
+    let doomed = chaos.filter(|c| first_attempt && c.roll(c.rates.kill_alerts_after_publish));
+    let (Some(chaos), Some(tripwire)) = (doomed, &container.tripwire) else {
+        return container.function.invoke(event).await;
+    };
+    tripwire.arm(1);
+    let fired = tripwire.fired();
+    let outcome = tokio::select! {
+        out = container.function.invoke(event) => out,
+        () = fired => {
+            chaos.alert_kills.fetch_add(1, Ordering::SeqCst);
+            tracing::warn!("drill: alerts function killed after publishing");
+            Err("killed by the drill after publishing, before marking the alert sent".to_owned())
+        }
+    };
+    tripwire.arm(0);
+    outcome
+}
+
 /// Invokes the function for each event a rule delivered to its tap queue, with the
 /// function's retries; an event that fails them all goes to its on-failure destination.
 ///
@@ -354,11 +381,13 @@ fn base64_encode(bytes: &[u8]) -> String {
 pub async fn run_rule_target(
     target: RuleTarget,
     sqs: aws_sdk_sqs::Client,
-    function: Arc<Function>,
+    container: Arc<Container>,
     progress: Progress,
+    chaos: Option<Arc<Chaos>>,
 ) -> Result<(), String> {
-    use aws_sdk_sqs::types::MessageSystemAttributeName;
-    let retry_after = match function.as_ref() {
+    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+    let function = &container.function;
+    let retry_after = match function {
         Function::Alerts(h) => h.ledger.lease() + Duration::from_secs(1),
         _ => Duration::from_secs(1),
     };
@@ -374,8 +403,23 @@ pub async fn run_rule_target(
             .map_err(|e| describe(&e))?;
         let messages = got.messages.unwrap_or_default();
         if messages.is_empty() {
+            // Stop only once no retry is waiting to come back either.
             if progress.stopping() {
-                return Ok(());
+                let waiting = sqs
+                    .get_queue_attributes()
+                    .queue_url(&target.queue_url)
+                    .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                    .send()
+                    .await
+                    .map_err(|e| describe(&e))?;
+                let waiting = waiting
+                    .attributes()
+                    .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if waiting == 0 {
+                    return Ok(());
+                }
             }
             tokio::time::sleep(IDLE_POLL).await;
             continue;
@@ -389,7 +433,7 @@ pub async fn run_rule_target(
                 .unwrap_or(1);
             let event: Value = serde_json::from_str(body).unwrap_or(Value::Null);
             progress.invocations.fetch_add(1, Ordering::SeqCst);
-            let done = match function.invoke(event).await {
+            let done = match invoke_killable(&container, event, received == 1, chaos.as_deref()).await {
                 Ok(_) => {
                     progress.done.fetch_add(1, Ordering::SeqCst);
                     true

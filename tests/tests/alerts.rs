@@ -7,7 +7,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use vigil_local::sources::{Function, Progress, run_rule_target};
+use vigil_local::sources::{Container, Function, Progress, run_rule_target};
 use vigil_local::stack::RuleTarget;
 use vigil_shared::alert::{DEFAULT_LEASE, FanOut, FanOutError};
 use vigil_shared::aws::Timeouts;
@@ -193,8 +193,9 @@ async fn local_retries_wait_out_the_lease_and_deliver_an_alert_whose_invocation_
     let run = tokio::spawn(run_rule_target(
         target,
         aws.sqs.clone(),
-        Arc::new(Function::Alerts(handler)),
+        Arc::new(Container { function: Function::Alerts(handler), tripwire: None }),
         progress.clone(),
+        None,
     ));
     while progress.done.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -16,6 +16,8 @@ async fn stack(moto: &Moto) -> (aws_config::SdkConfig, LocalStack) {
     let parameters = BTreeMap::from([
         ("AlertEmail".to_owned(), OPS.to_owned()),
         ("ComplianceEmail".to_owned(), COMPLIANCE.to_owned()),
+        // A retried alert waits out the lease: seconds locally, not half a minute.
+        ("AlertLeaseSeconds".to_owned(), "2".to_owned()),
     ]);
     let stack =
         LocalStack::create(&config, template, "vigil", &parameters).await.expect("stack from template.yaml");
