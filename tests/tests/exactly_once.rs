@@ -109,6 +109,16 @@ async fn completes(aws: &Aws, payloads: &[String], what: &str) {
     assert!(took < Duration::from_secs(30), "{what} took {took:?}");
 }
 
+/// moto with the table, buckets and alert bus the scorer writes to.
+async fn setup() -> (Moto, Aws) {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    aws.create_table().await;
+    aws.create_buckets().await;
+    aws.alert_bus().await;
+    (moto, aws)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Retry {
     Same,
@@ -118,11 +128,7 @@ enum Retry {
 }
 
 async fn scenario(retry: Retry, k: usize) {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    aws.create_table().await;
-    aws.create_buckets().await;
-    aws.alert_bus().await;
+    let (_moto, aws) = setup().await;
     let s = streams();
 
     // The crash: the invocation stops once its k-th transaction is answered.
@@ -212,11 +218,7 @@ async fn another_shard_is_not_held_up_by_a_crashed_batch_and_both_count_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_hammering_one_terminal_through_conflicts_count_every_transaction_once() {
     vigil_tests::init_logs();
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    aws.create_table().await;
-    aws.create_buckets().await;
-    aws.alert_bus().await;
+    let (moto, aws) = setup().await;
     let faults = serde_json::json!({ "seed": 7, "rules": [
         { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "conflict", "rate": 0.3 },
         { "target": "DynamoDB_20120810.BatchGetItem", "fault": "throttle", "rate": 0.1 },
@@ -260,11 +262,7 @@ async fn two_shards_hammering_one_terminal_through_conflicts_count_every_transac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_before_its_transaction_waits_for_it_and_one_without_is_reported() {
     vigil_tests::init_logs();
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    aws.create_table().await;
-    aws.create_buckets().await;
-    aws.alert_bus().await;
+    let (_moto, aws) = setup().await;
     let labels = vec![events::label("early", true, &at(90)), events::label("never", true, &at(90))];
     let now = chrono::Utc::now();
     let handler = aws.scorer();
