@@ -57,7 +57,8 @@ pub struct Usage {
     pub reported_write_units: f64,
     pub batch_gets: u64,
     pub transactions: u64,
-    /// Transactions DynamoDB cancelled because another writer held one of their items.
+    /// Transactions DynamoDB cancelled because another writer held one of their items (or
+    /// throttled one), resent after a backoff.
     pub conflicts: u64,
     /// Units refused because their customer or record had moved (redone by the scorer).
     pub stale_units: u64,

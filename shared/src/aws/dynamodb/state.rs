@@ -351,10 +351,13 @@ impl DynamoStateStore {
                 .filter(|(code, _)| code.as_str() == "ConditionalCheckFailed")
                 .flat_map(|(_, owners)| owners.iter().copied())
                 .collect();
-            let conflict = codes.iter().any(|c| c == "TransactionConflict");
-            if let Some(other) = codes
-                .iter()
-                .find(|c| !matches!(c.as_str(), "None" | "ConditionalCheckFailed" | "TransactionConflict"))
+            // Held by another writer, or throttled: the same request succeeds a moment later.
+            let later = |c: &str| {
+                matches!(c, "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+            };
+            let conflict = codes.iter().any(|c| later(c));
+            if let Some(other) =
+                codes.iter().find(|c| !later(c) && !matches!(c.as_str(), "None" | "ConditionalCheckFailed"))
             {
                 return Err(StoreError::Transient(format!("transaction cancelled: {other}")));
             }
