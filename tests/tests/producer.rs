@@ -1,10 +1,20 @@
 //! The producer on real API Gateway and S3 events against moto: valid events reach the
-//! Kinesis stream keyed for the scorer, each REST item gets its verdict, and bad rows of a
-//! batch file are quarantined with their reason.
+//! Kinesis stream keyed for the scorer, each REST item gets its verdict, bad rows of a
+//! batch file are quarantined with their reason, and files past a bound are refused
+//! whole without being read.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::s3::S3Event;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use vigil_shared::aws::kinesis::KinesisPublisher;
+use vigil_shared::aws::lambda::{FileSummary, ProducerHandler};
+use vigil_shared::intake::FileLimits;
 use vigil_tests::{Aws, DROP, Moto, QUARANTINE, events};
 
 async fn setup() -> (Moto, Aws) {
@@ -59,4 +69,170 @@ async fn a_batch_file_is_published_and_its_bad_rows_quarantined() {
     assert_eq!(line["code"], "INVALID_AMOUNT");
     assert_eq!(line["position"], format!("s3://{DROP}/{key}#3"));
     assert_eq!(line["payload"], "2,2018-04-01 00:02:10,4961,3412,-3");
+}
+
+/// A producer whose S3 client also goes through `interceptor`, with `files` as limits.
+fn producer_with(
+    aws: &Aws,
+    interceptor: impl aws_sdk_s3::config::Intercept + 'static,
+    files: FileLimits,
+) -> ProducerHandler<KinesisPublisher> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws.config)
+            .force_path_style(true)
+            .interceptor(aws.calls.clone())
+            .interceptor(interceptor)
+            .build(),
+    );
+    ProducerHandler { s3, files, ..aws.producer() }
+}
+
+/// Drops a file in the incoming bucket and hands the producer its S3 notification.
+async fn drop_file(
+    aws: &Aws,
+    producer: &ProducerHandler<KinesisPublisher>,
+    key: &str,
+    bytes: Vec<u8>,
+) -> FileSummary {
+    let size = bytes.len();
+    aws.s3.put_object().bucket(DROP).key(key).body(bytes.into()).send().await.unwrap();
+    aws.calls.reset();
+    let event: S3Event = serde_json::from_value(events::s3_put(DROP, key, size)).unwrap();
+    producer.files(event, chrono::Utc::now()).await.unwrap()
+}
+
+/// Every quarantine record, in key order.
+async fn quarantined(aws: &Aws) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for key in aws.keys(QUARANTINE, "quarantine/").await {
+        for line in aws.object(QUARANTINE, &key).await.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            out.push(serde_json::from_slice(line).unwrap());
+        }
+    }
+    out
+}
+
+/// Passes everything through; the default interceptor behaviour.
+#[derive(Debug)]
+struct Nothing;
+
+impl aws_sdk_s3::config::Intercept for Nothing {
+    fn name(&self) -> &'static str {
+        "Nothing"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_bomb_is_refused_with_its_reason_once_it_inflates_past_the_limit() {
+    let (_moto, aws) = setup().await;
+    // A header, then 8 MiB of zeros: about 8 KiB compressed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(b"transaction_id,tx_datetime,customer_id,terminal_id,tx_amount\n").unwrap();
+    gz.write_all(&vec![b'0'; 8 << 20]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    let limits = FileLimits { max_file_bytes: 1 << 20, max_decompressed_bytes: 1 << 20 };
+    let producer = producer_with(&aws, Nothing, limits);
+
+    let key = "incoming/bomb.csv.gz";
+    let summary = drop_file(&aws, &producer, key, bomb).await;
+
+    assert_eq!(summary, FileSummary { published: 0, quarantined: 1, files_refused: 1 });
+    let records = quarantined(&aws).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["code"], "DECOMPRESSED_TOO_LARGE");
+    assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}"));
+    assert!(records[0]["reason"].as_str().unwrap().contains("1048576"), "{}", records[0]["reason"]);
+    assert_eq!(records[0]["payload"], "", "the location, not the payload");
+    assert!(aws.stream_records().await.is_empty());
+}
+
+/// Makes HeadObject say the object is `size` bytes (moto cannot hold 10 GB), and counts
+/// the GetObject requests that reach the incoming bucket.
+#[derive(Debug, Clone)]
+struct FakeSize {
+    size: i64,
+    gets: Arc<AtomicUsize>,
+}
+
+impl aws_sdk_s3::config::Intercept for FakeSize {
+    fn name(&self) -> &'static str {
+        "FakeSize"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let request = context.request();
+        if request.method() == "GET" && request.uri().contains(&format!("/{DROP}/")) {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut aws_sdk_s3::config::interceptors::FinalizerInterceptorContextMut<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        if let Some(Ok(output)) = context.output_or_error_mut()
+            && let Some(head) = output.downcast_mut::<HeadObjectOutput>()
+        {
+            head.content_length = Some(self.size);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_gb_object_is_refused_by_its_size_before_any_byte_is_read() {
+    let (_moto, aws) = setup().await;
+    let fake = FakeSize { size: 10 << 30, gets: Arc::default() };
+    let producer = producer_with(&aws, fake.clone(), FileLimits::default());
+    let csv = "transaction_id,tx_datetime,customer_id,terminal_id,tx_amount\n1,2018-04-01 00:00:31,596,3156,57.16\n";
+
+    let key = "incoming/huge.csv";
+    let summary = drop_file(&aws, &producer, key, csv.into()).await;
+
+    assert_eq!(summary, FileSummary { published: 0, quarantined: 1, files_refused: 1 });
+    assert_eq!(fake.gets.load(Ordering::SeqCst), 0, "no GetObject");
+    assert_eq!(aws.calls.counts().get("S3 HEAD"), Some(&1));
+    let records = quarantined(&aws).await;
+    assert_eq!(records[0]["code"], "FILE_TOO_LARGE");
+    assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}"));
+    assert!(records[0]["reason"].as_str().unwrap().contains("10737418240 bytes"), "{}", records[0]["reason"]);
+    assert!(aws.stream_records().await.is_empty());
+
+    // The same object at its true size goes through: the refusal was the size's doing.
+    let honest = producer_with(&aws, Nothing, FileLimits::default());
+    let event: S3Event = serde_json::from_value(events::s3_put(DROP, key, csv.len())).unwrap();
+    assert_eq!(honest.files(event, chrono::Utc::now()).await.unwrap().published, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_that_is_not_utf8_is_quarantined_alone_and_the_others_published() {
+    let (_moto, aws) = setup().await;
+    let mut csv = b"transaction_id,tx_datetime,customer_id,terminal_id,tx_amount\n\
+                    1,2018-04-01 00:00:31,596,3156,57.16\n"
+        .to_vec();
+    let bad = b"2,2018-04-01 00:02:10,49\xe9\xff1,3412,10.00";
+    csv.extend_from_slice(bad);
+    csv.extend_from_slice(b"\n3,2018-04-01 00:07:56,2,1365,146.00\n");
+
+    let key = "incoming/latin1.csv";
+    let summary = drop_file(&aws, &aws.producer(), key, csv).await;
+
+    assert_eq!(summary, FileSummary { published: 2, quarantined: 1, files_refused: 0 });
+    let on_stream = aws.stream_records().await;
+    assert_eq!(on_stream.len(), 2);
+    assert!(on_stream[1].contains("\"transaction_id\":\"3\""));
+    let records = quarantined(&aws).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["code"], "MALFORMED");
+    assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}#3"));
+    assert_eq!(records[0]["payload_base64"], STANDARD.encode(bad), "the raw bytes, for replay");
 }
