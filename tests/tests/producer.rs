@@ -1,21 +1,25 @@
 //! The producer on real API Gateway and S3 events against moto: valid events reach the
 //! Kinesis stream keyed for the scorer, each REST item gets its verdict, bad rows of a
-//! batch file are quarantined with their reason, and files past a bound are refused
-//! whole without being read.
+//! batch file are quarantined with their reason, files past a bound are refused whole
+//! without being read, and throttled records do not overtake one another.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::s3::S3Event;
+use aws_sdk_kinesis::operation::put_records::{PutRecordsInput, PutRecordsOutput};
+use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::collections::HashSet;
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use vigil_shared::Event;
 use vigil_shared::aws::kinesis::KinesisPublisher;
 use vigil_shared::aws::lambda::{FileSummary, ProducerHandler};
-use vigil_shared::intake::FileLimits;
-use vigil_tests::{Aws, DROP, Moto, QUARANTINE, events};
+use vigil_shared::intake::{FileLimits, Publisher};
+use vigil_tests::{Aws, DROP, Moto, QUARANTINE, STREAM, events};
 
 async fn setup() -> (Moto, Aws) {
     vigil_tests::init_logs();
@@ -235,4 +239,124 @@ async fn a_row_that_is_not_utf8_is_quarantined_alone_and_the_others_published() 
     assert_eq!(records[0]["code"], "MALFORMED");
     assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}#3"));
     assert_eq!(records[0]["payload_base64"], STANDARD.encode(bad), "the raw bytes, for replay");
+}
+
+/// Refuses some PutRecords entries the first time it sees them, as a throttled shard
+/// does: they are taken out of the request before it is sent (so the stream does not get
+/// them) and put back in the response as failed.
+#[derive(Debug, Clone, Default)]
+struct Throttle {
+    seen: Arc<Mutex<HashSet<Vec<u8>>>>,
+    refused: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+/// Positions of the entries a request lost to [`Throttle`].
+#[derive(Debug, Clone)]
+struct Refused(Vec<usize>);
+
+impl aws_smithy_types::config_bag::Storable for Refused {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Throttle {
+    /// Every third transaction (by id), the first time only.
+    fn refuses(&self, data: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(data);
+        let id: u32 = text
+            .split("\"transaction_id\":\"t")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        id.is_multiple_of(3) && self.seen.lock().unwrap().insert(data.to_vec())
+    }
+}
+
+impl aws_sdk_kinesis::config::Intercept for Throttle {
+    fn name(&self) -> &'static str {
+        "Throttle"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut aws_sdk_kinesis::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _: &aws_sdk_kinesis::config::RuntimeComponents,
+        cfg: &mut aws_sdk_kinesis::config::ConfigBag,
+    ) -> Result<(), aws_sdk_kinesis::error::BoxError> {
+        let Some(input) = context.input_mut().downcast_mut::<PutRecordsInput>() else { return Ok(()) };
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let records = input.records.take().unwrap_or_default();
+        let mut verdicts: Vec<bool> = records.iter().map(|r| self.refuses(r.data().as_ref())).collect();
+        // A request must keep a record: the first goes through (it is seen, so not refused later).
+        if verdicts.iter().all(|&refuse| refuse) {
+            verdicts[0] = false;
+        }
+        let refused: Vec<usize> = (0..records.len()).filter(|&i| verdicts[i]).collect();
+        let kept =
+            records.into_iter().zip(&verdicts).filter(|(_, refuse)| !**refuse).map(|(r, _)| r).collect();
+        self.refused.fetch_add(refused.len(), Ordering::SeqCst);
+        input.records = Some(kept);
+        cfg.interceptor_state().store_put(Refused(refused));
+        Ok(())
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut aws_sdk_kinesis::config::interceptors::FinalizerInterceptorContextMut<'_>,
+        _: &aws_sdk_kinesis::config::RuntimeComponents,
+        cfg: &mut aws_sdk_kinesis::config::ConfigBag,
+    ) -> Result<(), aws_sdk_kinesis::error::BoxError> {
+        let Some(Refused(refused)) = cfg.load::<Refused>().cloned() else { return Ok(()) };
+        if let Some(Ok(output)) = context.output_or_error_mut()
+            && let Some(out) = output.downcast_mut::<PutRecordsOutput>()
+        {
+            for &i in &refused {
+                let failed = PutRecordsResultEntry::builder()
+                    .error_code("ProvisionedThroughputExceededException")
+                    .error_message("Rate exceeded for shard (injected)")
+                    .build();
+                out.records.insert(i, failed);
+            }
+            out.failed_record_count = Some(out.failed_record_count.unwrap_or(0) + refused.len() as i32);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_customers_records_reach_kinesis_in_input_order_when_some_are_throttled() {
+    let (_moto, aws) = setup().await;
+    let throttle = Throttle::default();
+    let kinesis = aws_sdk_kinesis::Client::from_conf(
+        aws_sdk_kinesis::config::Builder::from(&aws.config).interceptor(throttle.clone()).build(),
+    );
+    let publisher = KinesisPublisher::new(kinesis, STREAM);
+    // Four customers, interleaved; ids number the input order.
+    let events: Vec<Event> = (0..120)
+        .map(|i| {
+            let at = format!("2018-04-01T10:{:02}:{:02}Z", i / 60, i % 60);
+            let json = events::transaction(&format!("t{i}"), &format!("c{}", i % 4), "p1", "12.50", &at);
+            Event::from_json(json.as_bytes(), vigil_shared::Currency::USD, chrono::Utc::now()).unwrap()
+        })
+        .collect();
+
+    publisher.publish(&events).await.unwrap();
+
+    assert!(throttle.refused.load(Ordering::SeqCst) >= 30, "the throttle refused records");
+    let requests = throttle.requests.load(Ordering::SeqCst);
+    assert!(requests < events.len() / 2, "batched: {requests} requests for {} records", events.len());
+    let on_stream: Vec<serde_json::Value> =
+        aws.stream_records().await.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    assert_eq!(on_stream.len(), events.len(), "each record once");
+    for customer in ["c0", "c1", "c2", "c3"] {
+        let ids: Vec<u32> = on_stream
+            .iter()
+            .filter(|r| r["customer_id"] == customer)
+            .map(|r| r["transaction_id"].as_str().unwrap()[1..].parse().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 30);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{customer} in input order: {ids:?}");
+    }
 }
