@@ -241,6 +241,44 @@ async fn a_row_that_is_not_utf8_is_quarantined_alone_and_the_others_published() 
     assert_eq!(records[0]["payload_base64"], STANDARD.encode(bad), "the raw bytes, for replay");
 }
 
+/// A stream that takes `left` publishes, then fails.
+struct Failing {
+    left: AtomicUsize,
+}
+
+impl Publisher for Failing {
+    async fn publish(&self, _: &[Event]) -> Result<(), vigil_shared::alert::DeliveryError> {
+        match self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                Err(vigil_shared::alert::DeliveryError { service: "Kinesis", message: "throttled".into() })
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_failing_mid_file_stops_the_reading_and_is_an_error_to_retry() {
+    let (_moto, aws) = setup().await;
+    let mut csv = String::from("transaction_id,tx_datetime,customer_id,terminal_id,tx_amount\n");
+    for i in 0..vigil_shared::intake::CHUNK_ITEMS * 4 {
+        csv.push_str(&format!("{i},2018-04-01 00:00:31,c{},p1,57.16\n", i % 50));
+    }
+    let key = "incoming/big.csv";
+    aws.s3.put_object().bucket(DROP).key(key).body(csv.into_bytes().into()).send().await.unwrap();
+    let producer = aws.producer_to(Failing { left: AtomicUsize::new(1) });
+    let event: S3Event = serde_json::from_value(events::s3_put(DROP, key, 0)).unwrap();
+
+    let result =
+        tokio::time::timeout(std::time::Duration::from_secs(30), producer.files(event, chrono::Utc::now()))
+            .await
+            .expect("the reader stops instead of waiting forever");
+
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("throttled"), "{err}");
+    assert!(quarantined(&aws).await.is_empty(), "a failure to retry, not a refusal");
+}
+
 /// Refuses some PutRecords entries the first time it sees them, as a throttled shard
 /// does: they are taken out of the request before it is sent (so the stream does not get
 /// them) and put back in the response as failed.

@@ -277,7 +277,7 @@ impl<P: Publisher> ProducerHandler<P> {
         }
         let (pump, reader) = s3::blocking_body(s3::body(&self.s3, bucket, key).await?);
         // One chunk waiting while one is published: the reader stays at most two ahead.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Intake>(1);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Intake>(1);
         let (name, limits, currency) = (key.to_owned(), self.files, self.currency);
         let read = tokio::task::spawn_blocking(move || {
             intake::read_file(&name, format, reader, limits, currency, now, |chunk| {
@@ -289,6 +289,8 @@ impl<P: Publisher> ProducerHandler<P> {
             })
         });
         let publish = async {
+            // Owned here, so that a failed publish closes the channel and stops the reader.
+            let mut rx = rx;
             let mut summary = FileSummary::default();
             while let Some(chunk) = rx.recv().await {
                 self.publisher.publish(&chunk.events).await?;
