@@ -569,6 +569,7 @@ impl Aws {
             s3: self.s3.clone(),
             quarantine: vigil_shared::aws::s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
             currency: vigil_shared::Currency::USD,
+            files: vigil_shared::intake::FileLimits::default(),
         }
     }
 }

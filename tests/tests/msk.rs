@@ -1,6 +1,7 @@
 //! The MSK path through a real Kafka-protocol broker (tansu): the producer publishes to a
 //! three-partition topic, records are read back as the event source mapping would deliver
-//! them, and the scorer scores them; a redelivered batch changes nothing.
+//! them, and the scorer scores them; a redelivered batch changes nothing. A partition's
+//! records go in produce requests the broker's default limit (1 MiB) accepts, in order.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::kafka::KafkaEvent;
@@ -11,6 +12,8 @@ use rskafka::client::partition::UnknownTopicHandling;
 use serde_json::json;
 use std::collections::BTreeMap;
 use vigil_shared::aws::msk::{KafkaAuth, KafkaPublisher};
+use vigil_shared::intake::Publisher;
+use vigil_shared::{Currency, Event};
 use vigil_tests::{Aws, Expected, Kafka, Moto, events};
 
 const TOPIC: &str = "vigil-transactions";
@@ -94,4 +97,48 @@ async fn transactions_go_through_kafka_partitioned_by_customer_and_are_scored_on
     scorer.kafka(again, chrono::Utc::now()).await.unwrap();
     assert_eq!(aws.counted("c#").await, expected.customers, "a redelivered Kafka batch counts nothing twice");
     assert_eq!(aws.items().await.len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_megabyte_for_one_partition_goes_in_ordered_requests_under_the_broker_limit() {
+    vigil_tests::init_logs();
+    let kafka = Kafka::start();
+    let admin = ClientBuilder::new(vec![kafka.broker.clone()]).build().await.unwrap();
+    admin.controller_client().unwrap().create_topic("vigil-one", 1, 1, 5_000).await.unwrap();
+    let publisher =
+        KafkaPublisher::connect(vec![kafka.broker.clone()], "vigil-one", KafkaAuth::Plaintext).await.unwrap();
+    // One customer: every record on one partition, in this order.
+    let start = chrono::DateTime::parse_from_rfc3339("2018-04-01T00:00:00Z").unwrap();
+    let events: Vec<Event> = (0..8_000)
+        .map(|i| {
+            let at = (start + chrono::Duration::seconds(i)).to_rfc3339();
+            let json = events::transaction(&format!("tx-{i:06}"), "c1", "p1", "12.50", &at);
+            Event::from_json(json.as_bytes(), Currency::USD, chrono::Utc::now()).unwrap()
+        })
+        .collect();
+    let total: usize = events.iter().map(|e| e.to_json().len()).sum();
+    assert!(total > 1 << 20, "{total} bytes: more than one request may carry");
+
+    publisher.publish(&events).await.unwrap();
+
+    // tansu accepts requests of any size, but keeps each one as a record batch, and a
+    // fetch for one byte returns exactly one batch: the requests can be told apart.
+    let partition = admin.partition_client("vigil-one", 0, UnknownTopicHandling::Error).await.unwrap();
+    let (mut offset, mut requests, mut values) = (0, Vec::new(), Vec::new());
+    loop {
+        let (batch, _) = partition.fetch_records(offset, 1..2, 1_000).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        offset = last.offset + 1;
+        let bytes: usize = batch
+            .iter()
+            .map(|r| r.record.key.as_ref().map_or(0, Vec::len) + r.record.value.as_ref().map_or(0, Vec::len))
+            .sum();
+        requests.push(bytes);
+        values.extend(batch.into_iter().map(|r| r.record.value.unwrap_or_default()));
+    }
+    assert!(requests.len() >= 2, "{requests:?}");
+    assert!(requests.iter().all(|&b| b < 1 << 20), "each produce request under 1 MiB: {requests:?}");
+    let sent: Vec<Vec<u8>> = events.iter().map(|e| e.to_json().into_bytes()).collect();
+    assert_eq!(values.len(), sent.len());
+    assert!(values == sent, "the partition holds the records in input order");
 }

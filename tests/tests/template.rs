@@ -135,24 +135,40 @@ fn stream_sources_report_item_failures_and_give_up_boundedly() {
             "{}: on-failure destination",
             m.id
         );
-        if p["Topics"].is_array() {
-            // Kafka sources cannot report item failures: the whole batch is redelivered.
-            continue;
+        let kafka = p["Topics"].is_array();
+        // The scorer reports item failures for Kinesis; a failed Kafka batch is redelivered whole.
+        if !kafka {
+            assert_eq!(
+                p["FunctionResponseTypes"],
+                serde_json::json!(["ReportBatchItemFailures"]),
+                "{}",
+                m.id
+            );
         }
-        assert_eq!(p["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]), "{}", m.id);
         assert_eq!(p["BisectBatchOnFunctionError"], true, "{}", m.id);
-        for bounded in [
+        let mut bounded = vec![
             "MaximumRetryAttempts",
             "MaximumRecordAgeInSeconds",
             "BatchSize",
             "MaximumBatchingWindowInSeconds",
-            "ParallelizationFactor",
-        ] {
+        ];
+        if kafka {
+            // Lambda applies retry and age bounds to Kafka sources in provisioned mode only.
+            assert!(p["ProvisionedPollerConfig"]["MinimumPollers"].is_number(), "{}: provisioned mode", m.id);
+            let pollers = &p["ProvisionedPollerConfig"]["MaximumPollers"];
+            let parameter =
+                pollers["Ref"].as_str().unwrap_or_else(|| panic!("{}: MaximumPollers is a parameter", m.id));
+            assert!(t.doc["Parameters"][parameter]["MaxValue"].is_number(), "{parameter} is bounded");
+        } else {
+            bounded.push("ParallelizationFactor");
+        }
+        for bounded in bounded {
             let parameter =
                 p[bounded]["Ref"].as_str().unwrap_or_else(|| panic!("{}: {bounded} is a parameter", m.id));
             assert!(t.doc["Parameters"][parameter]["MaxValue"].is_number(), "{parameter} is bounded");
         }
     }
+    assert!(t.of_kind("AWS::Lambda::EventSourceMapping").iter().any(|m| m.properties["Topics"].is_array()));
 }
 
 /// Every statement of every policy document in the template, with where it is.

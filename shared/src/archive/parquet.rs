@@ -106,11 +106,24 @@ fn write(schema: &str, columns: Vec<Column>) -> Result<Vec<u8>, ParquetError> {
 /// Rows of a Parquet file as text by column name, for the producer's batch files: strings
 /// as they are, decimals and numbers in their decimal form, timestamps as RFC 3339 UTC.
 pub fn text_rows(bytes: Vec<u8>) -> Result<Vec<Vec<(String, String)>>, ParquetError> {
+    let mut rows = Vec::new();
+    each_text_row(bytes, |row| {
+        rows.push(row);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(rows)
+}
+
+/// Like [`text_rows`], one row at a time until `each` breaks: memory holds the file and
+/// a row, not every row (a row as text is ~100 times its compressed size).
+pub fn each_text_row(
+    bytes: Vec<u8>,
+    mut each: impl FnMut(Vec<(String, String)>) -> std::ops::ControlFlow<()>,
+) -> Result<(), ParquetError> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field;
     let reader = SerializedFileReader::new(bytes::Bytes::from(bytes))?;
     let millis = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339());
-    let mut rows = Vec::new();
     for row in reader.get_row_iter(None)? {
         let row = row?;
         let text = row
@@ -127,9 +140,11 @@ pub fn text_rows(bytes: Vec<u8>) -> Result<Vec<Vec<(String, String)>>, ParquetEr
                 Some((name, value))
             })
             .collect();
-        rows.push(text);
+        if each(text).is_break() {
+            break;
+        }
     }
-    Ok(rows)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! brokers. Records are keyed by customer (labels: transaction) and partitioned like the
 //! Java client's default partitioner (murmur2), so other producers agree on placement.
 
-use super::describe;
 use super::kinesis::partition_key;
+use super::{chunks, describe};
 use crate::alert::DeliveryError;
 use crate::intake::Publisher;
 use crate::wire::Event;
@@ -23,6 +23,13 @@ pub enum KafkaAuth {
     /// MSK with IAM access control (port 9098): TLS, and a token signed for `region`.
     MskIam { region: String },
 }
+
+/// Record bytes per produce request: under the broker's default `message.max.bytes`
+/// (1 MiB, MSK's too), with room for the batch and request headers.
+pub const MAX_PRODUCE_BYTES: usize = 900 * 1024;
+/// A record's framing in a batch (length, attributes, offset and time deltas, header
+/// count; varints of at most 5 bytes each): counted generously.
+const RECORD_OVERHEAD: usize = 32;
 
 pub struct KafkaPublisher {
     topic: String,
@@ -140,13 +147,25 @@ impl Publisher for KafkaPublisher {
             });
         }
         // rskafka retries retriable broker errors itself; what still fails is reported,
-        // and the caller's retry is absorbed by the scorer's idempotency.
+        // and the caller's retry is absorbed by the scorer's idempotency. Partitions go
+        // concurrently; one partition's requests one after the other, to keep its order.
         try_join_all(by_partition.into_iter().map(|(p, records)| async move {
-            self.partitions[p].produce(records, Compression::NoCompression).await.map_err(error)
+            for request in requests(records) {
+                self.partitions[p].produce(request, Compression::NoCompression).await.map_err(error)?;
+            }
+            Ok::<_, DeliveryError>(())
         }))
         .await?;
         Ok(())
     }
+}
+
+/// One partition's records as produce requests of at most [`MAX_PRODUCE_BYTES`], in order.
+fn requests(records: Vec<Record>) -> Vec<Vec<Record>> {
+    chunks(records, usize::MAX, MAX_PRODUCE_BYTES, |r| {
+        let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len() + 10).sum();
+        r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len) + headers + RECORD_OVERHEAD
+    })
 }
 
 #[cfg(test)]
@@ -163,5 +182,25 @@ mod tests {
         assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32, -58897971);
         assert_eq!(murmur2(b"abc") as i32, 479470107);
         assert!(partition_for(b"c1", 3) < 3);
+    }
+
+    #[test]
+    fn a_partition_over_the_broker_limit_goes_in_ordered_requests_under_it() {
+        let record = |i: usize| Record {
+            key: Some(b"c1".to_vec()),
+            value: Some(format!("{i:0>200}").into_bytes()),
+            headers: BTreeMap::new(),
+            timestamp: chrono::Utc::now(),
+        };
+        let records: Vec<Record> = (0..15_000).map(record).collect();
+        let requests = requests(records);
+        assert!(requests.len() >= 3, "3 MB in {} requests", requests.len());
+        for r in &requests {
+            let bytes: usize =
+                r.iter().map(|r| r.key.as_ref().unwrap().len() + r.value.as_ref().unwrap().len()).sum();
+            assert!(bytes + r.len() * RECORD_OVERHEAD <= MAX_PRODUCE_BYTES, "{bytes} bytes");
+        }
+        let values: Vec<Vec<u8>> = requests.into_iter().flatten().map(|r| r.value.unwrap()).collect();
+        assert_eq!(values, (0..15_000).map(|i| record(i).value.unwrap()).collect::<Vec<_>>(), "order kept");
     }
 }

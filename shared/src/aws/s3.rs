@@ -48,11 +48,92 @@ async fn put(
     Ok(())
 }
 
-/// Reads a whole object (the producer's batch files).
+/// Reads a whole object; for small ones (quarantine and lake objects in tests and the
+/// local demo). The producer streams its batch files with [`size`] and [`body`] instead.
 pub async fn get(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, DeliveryError> {
     let out = client.get_object().bucket(bucket).key(key).send().await.map_err(error)?;
     let body = out.body.collect().await.map_err(error)?;
     Ok(body.into_bytes().to_vec())
+}
+
+/// An object's size in bytes (HeadObject): known before any byte of it is fetched.
+pub async fn size(client: &Client, bucket: &str, key: &str) -> Result<u64, DeliveryError> {
+    let out = client.head_object().bucket(bucket).key(key).send().await.map_err(error)?;
+    let length = out.content_length.ok_or_else(|| DeliveryError {
+        service: "S3",
+        message: format!("no size for s3://{bucket}/{key}"),
+    })?;
+    // S3 sizes are never negative; a negative one would be a broken response.
+    u64::try_from(length).map_err(|_| DeliveryError {
+        service: "S3",
+        message: format!("size {length} for s3://{bucket}/{key}"),
+    })
+}
+
+/// An object's body, fetched as it is read.
+pub async fn body(client: &Client, bucket: &str, key: &str) -> Result<ByteStream, DeliveryError> {
+    Ok(client.get_object().bucket(bucket).key(key).send().await.map_err(error)?.body)
+}
+
+/// Body chunks in flight between the network and a blocking reader: with the SDK's
+/// chunks of at most a few tens of kilobytes, well under a megabyte.
+const BODY_CHUNKS: usize = 16;
+
+/// `body` as a blocking [`std::io::Read`], for a parser on a blocking thread: the
+/// returned future moves chunks from the network to the reader through a small channel,
+/// and must be polled while the reader is read. Both stop when either is dropped.
+pub fn blocking_body(
+    mut body: ByteStream,
+) -> (impl std::future::Future<Output = Result<(), DeliveryError>> + Send, BodyReader) {
+    let (tx, rx) = tokio::sync::mpsc::channel(BODY_CHUNKS);
+    let pump = async move {
+        while let Some(chunk) = body.next().await {
+            let (piece, failed) = match chunk.map_err(error) {
+                Ok(bytes) => (Piece::Data(bytes), None),
+                Err(e) => (Piece::Failed(e.message.clone()), Some(e)),
+            };
+            // A closed channel: the reader stopped early (a refused file), nothing more to fetch.
+            if tx.send(piece).await.is_err() {
+                return Ok(());
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        let _ = tx.send(Piece::End).await;
+        Ok(())
+    };
+    (pump, BodyReader { rx, current: bytes::Bytes::new() })
+}
+
+/// What [`blocking_body`] hands its reader: the end is said, so that a body cut short
+/// (or a pump dropped) is never taken for the end of the file.
+enum Piece {
+    Data(bytes::Bytes),
+    End,
+    Failed(String),
+}
+
+/// The reading end of [`blocking_body`]; blocks, so only on a blocking thread.
+pub struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<Piece>,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Piece::Data(bytes)) => self.current = bytes,
+                Some(Piece::End) => return Ok(0),
+                Some(Piece::Failed(e)) => return Err(std::io::Error::other(e)),
+                None => return Err(std::io::Error::other("the object's body stopped before its end")),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }
 
 pub struct S3Lake {

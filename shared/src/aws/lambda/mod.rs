@@ -35,6 +35,11 @@ pub mod env {
     pub const KAFKA_AUTH: &str = "VIGIL_KAFKA_AUTH";
     /// Currency of transactions that name none (default USD).
     pub const DEFAULT_CURRENCY: &str = "VIGIL_DEFAULT_CURRENCY";
+    /// Largest batch file the producer reads, in bytes as stored; Parquet and Avro files
+    /// are held whole, so also the most they may inflate to.
+    pub const MAX_FILE_BYTES: &str = "VIGIL_MAX_FILE_BYTES";
+    /// Most bytes a gzipped CSV or JSON-lines batch file may inflate to.
+    pub const MAX_DECOMPRESSED_BYTES: &str = "VIGIL_MAX_DECOMPRESSED_BYTES";
 }
 
 #[derive(Debug, thiserror::Error)]

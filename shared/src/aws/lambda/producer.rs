@@ -6,7 +6,7 @@ use crate::aws::kinesis::KinesisPublisher;
 use crate::aws::msk::{KafkaAuth, KafkaPublisher};
 use crate::aws::s3::{self, S3Quarantine};
 use crate::batch::Quarantine;
-use crate::intake::{self, Intake, Publisher};
+use crate::intake::{self, FileEnd, FileFormat, FileLimits, Intake, IntakeError, Publisher, Refusal};
 use crate::money::Currency;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -15,12 +15,24 @@ use aws_lambda_events::s3::S3Event;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::ops::ControlFlow;
 
-/// What the producer did with one S3 batch file.
+/// What the producer did with the S3 batch files of one event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FileSummary {
     pub published: usize,
+    /// Quarantine records written: one per refused row, one per refused file.
     pub quarantined: usize,
+    /// Files refused whole (too large, unreadable, not a batch file).
+    pub files_refused: usize,
+}
+
+impl std::ops::AddAssign for FileSummary {
+    fn add_assign(&mut self, other: Self) {
+        self.published += other.published;
+        self.quarantined += other.quarantined;
+        self.files_refused += other.files_refused;
+    }
 }
 
 /// The producer: REST requests (API Gateway HTTP API) and batch files (S3 ObjectCreated).
@@ -29,6 +41,7 @@ pub struct ProducerHandler<P> {
     pub s3: aws_sdk_s3::Client,
     pub quarantine: S3Quarantine,
     pub currency: Currency,
+    pub files: FileLimits,
 }
 
 /// The stream a deployment publishes to: Kinesis, or Kafka (MSK) when brokers are set.
@@ -66,6 +79,18 @@ pub struct ProducerConfig {
     pub stream: StreamConfig,
     pub quarantine_bucket: String,
     pub currency: Currency,
+    pub files: FileLimits,
+}
+
+/// A positive byte count from `name`, or `default` when it is not set.
+fn bytes(vars: &dyn Vars, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match vars.get(name) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid(name, format!("`{text}`: a positive number of bytes"))),
+        },
+    }
 }
 
 impl ProducerConfig {
@@ -91,6 +116,14 @@ impl ProducerConfig {
             stream,
             quarantine_bucket: var(vars, env::QUARANTINE_BUCKET)?,
             currency: default_currency(vars)?,
+            files: FileLimits {
+                max_file_bytes: bytes(vars, env::MAX_FILE_BYTES, FileLimits::default().max_file_bytes)?,
+                max_decompressed_bytes: bytes(
+                    vars,
+                    env::MAX_DECOMPRESSED_BYTES,
+                    FileLimits::default().max_decompressed_bytes,
+                )?,
+            },
         })
     }
 }
@@ -126,6 +159,7 @@ impl ProducerHandler<StreamPublisher> {
             quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
             s3,
             currency: at.currency,
+            files: at.files,
         })
     }
 }
@@ -220,26 +254,112 @@ impl<P: Publisher> ProducerHandler<P> {
             let (Some(bucket), Some(key)) = (record.s3.bucket.name, record.s3.object.key) else {
                 return Err(HandlerError::Event("S3 record without bucket or key".into()));
             };
-            let key = decode_key(&key);
-            let bytes = s3::get(&self.s3, &bucket, &key).await?;
-            let intake: Intake = intake::from_file(&key, bytes, self.currency, now)?;
-            self.publisher.publish(&intake.events).await?;
-            let bad = intake.quarantine(&format!("s3://{bucket}/{key}"));
-            summary.published += intake.events.len();
-            summary.quarantined += bad.len();
-            self.quarantine
-                .put(bad)
-                .await
-                .map_err(|e| DeliveryError { service: "S3", message: e.to_string() })?;
-            tracing::info!(%key, published = intake.events.len(), refused = intake.refused.len(), "batch file published");
+            // Boxed: the reading and publishing futures nest deep enough to overflow the
+            // compiler's layout query depth in the binary's main.
+            summary += Box::pin(self.file(&bucket, &decode_key(&key), now)).await?;
         }
         Ok(summary)
+    }
+
+    /// One batch file. Refused whole (one quarantine record, and done) when its name,
+    /// size or content breaks a bound: a retry would fail the same way. Otherwise read as
+    /// a stream on a blocking thread, each chunk published and its bad rows quarantined
+    /// while the next is read: memory holds a few chunks, whatever the file's size.
+    async fn file(&self, bucket: &str, key: &str, now: DateTime<Utc>) -> Result<FileSummary, HandlerError> {
+        let source = format!("s3://{bucket}/{key}");
+        let format = match FileFormat::of(key) {
+            Ok(format) => format,
+            Err(refusal) => return self.refuse(&source, refusal.into()).await,
+        };
+        // Sized before any byte is fetched: a huge object costs one HEAD request.
+        if let Err(refusal) = self.files.admit(s3::size(&self.s3, bucket, key).await?) {
+            return self.refuse(&source, refusal.into()).await;
+        }
+        let (pump, reader) = s3::blocking_body(s3::body(&self.s3, bucket, key).await?);
+        // One chunk waiting while one is published: the reader stays at most two ahead.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Intake>(1);
+        let (name, limits, currency) = (key.to_owned(), self.files, self.currency);
+        let read = tokio::task::spawn_blocking(move || {
+            intake::read_file(&name, format, reader, limits, currency, now, |chunk| {
+                match tx.blocking_send(chunk) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    // The publishing side failed and said why; stop reading.
+                    Err(_) => ControlFlow::Break(()),
+                }
+            })
+        });
+        let publish = async {
+            // Owned here, so that a failed publish closes the channel and stops the reader.
+            let mut rx = rx;
+            let mut summary = FileSummary::default();
+            while let Some(chunk) = rx.recv().await {
+                self.publisher.publish(&chunk.events).await?;
+                let bad = chunk.quarantine(&source);
+                summary +=
+                    FileSummary { published: chunk.events.len(), quarantined: bad.len(), files_refused: 0 };
+                self.put_quarantine(bad).await?;
+            }
+            Ok::<_, HandlerError>(summary)
+        };
+        let (pumped, published, read) = futures::join!(pump, publish, read);
+        // The first failure in the chain is the one to report: a failed publish stops the
+        // reader, a failed body fails the reader.
+        let mut summary = published?;
+        pumped?;
+        let end = read.map_err(|e| IntakeError::Interrupted(source.clone(), e.to_string()))??;
+        match end {
+            FileEnd::Read => {}
+            FileEnd::Refused(refusal) => summary += self.refuse(&source, refusal).await?,
+            FileEnd::Stopped => {
+                return Err(
+                    IntakeError::Interrupted(source, "the publisher stopped taking events".into()).into()
+                );
+            }
+        }
+        tracing::info!(%key, published = summary.published, quarantined = summary.quarantined, "batch file published");
+        Ok(summary)
+    }
+
+    /// A refused file: one quarantine record with its location and reason.
+    async fn refuse(&self, source: &str, refusal: Refusal) -> Result<FileSummary, HandlerError> {
+        let record = refusal.quarantined(source);
+        tracing::warn!(source, code = record.code, reason = %record.reason, "batch file refused");
+        self.put_quarantine(vec![record]).await?;
+        Ok(FileSummary { published: 0, quarantined: 1, files_refused: 1 })
+    }
+
+    async fn put_quarantine(&self, records: Vec<crate::batch::Quarantined>) -> Result<(), HandlerError> {
+        self.quarantine
+            .put(records)
+            .await
+            .map_err(|e| DeliveryError { service: "S3", message: e.to_string() })?;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::decode_key;
+    use super::{ProducerConfig, decode_key, env};
+    use crate::intake::FileLimits;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn file_limits_come_from_the_environment_or_default() {
+        let mut vars = BTreeMap::from([
+            (env::STREAM.to_owned(), "s".to_owned()),
+            (env::QUARANTINE_BUCKET.to_owned(), "q".to_owned()),
+        ]);
+        assert_eq!(ProducerConfig::from_vars(&vars).unwrap().files, FileLimits::default());
+        vars.insert(env::MAX_FILE_BYTES.into(), "1048576".into());
+        vars.insert(env::MAX_DECOMPRESSED_BYTES.into(), " 4096 ".into());
+        let files = ProducerConfig::from_vars(&vars).unwrap().files;
+        assert_eq!(files, FileLimits { max_file_bytes: 1 << 20, max_decompressed_bytes: 4096 });
+        for bad in ["0", "-1", "1MB"] {
+            vars.insert(env::MAX_FILE_BYTES.into(), bad.into());
+            let err = ProducerConfig::from_vars(&vars).unwrap_err();
+            assert!(err.to_string().contains("VIGIL_MAX_FILE_BYTES"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn s3_keys_are_url_decoded() {
