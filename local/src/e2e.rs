@@ -156,7 +156,11 @@ async fn functions(
                 }
                 Function::Alerts(h)
             }
-            _ => Function::Producer(ProducerHandler::from_vars(config, &env).await.map_err(|e| setup(&e))?),
+            _ => {
+                let mut h = ProducerHandler::from_vars(config, &env).await.map_err(|e| setup(&e))?;
+                h.metrics = MetricsSink::Off;
+                Function::Producer(h)
+            }
         };
         out.insert(resource.id, Arc::new(Container { function, tripwire }));
     }

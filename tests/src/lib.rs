@@ -570,6 +570,7 @@ impl Aws {
             quarantine: vigil_shared::aws::s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
             currency: vigil_shared::Currency::USD,
             files: vigil_shared::intake::FileLimits::default(),
+            metrics: vigil_shared::metrics::MetricsSink::Off,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::aws::msk::{KafkaAuth, KafkaPublisher};
 use crate::aws::s3::{self, S3Quarantine};
 use crate::batch::Quarantine;
 use crate::intake::{self, FileEnd, FileFormat, FileLimits, Intake, IntakeError, Publisher, Refusal};
+use crate::metrics::{MetricsSink, Unit};
 use crate::money::Currency;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -42,6 +43,7 @@ pub struct ProducerHandler<P> {
     pub quarantine: S3Quarantine,
     pub currency: Currency,
     pub files: FileLimits,
+    pub metrics: MetricsSink,
 }
 
 /// The stream a deployment publishes to: Kinesis, or Kafka (MSK) when brokers are set.
@@ -160,6 +162,7 @@ impl ProducerHandler<StreamPublisher> {
             s3,
             currency: at.currency,
             files: at.files,
+            metrics: MetricsSink::Stdout,
         })
     }
 }
@@ -258,6 +261,15 @@ impl<P: Publisher> ProducerHandler<P> {
             // compiler's layout query depth in the binary's main.
             summary += Box::pin(self.file(&bucket, &decode_key(&key), now)).await?;
         }
+        // A refused file fails nothing (retrying would not help): its metric is what alarms.
+        self.metrics.emit(
+            "producer",
+            &[
+                ("Published", Unit::Count, summary.published as f64),
+                ("Quarantined", Unit::Count, summary.quarantined as f64),
+                ("FilesRefused", Unit::Count, summary.files_refused as f64),
+            ],
+        );
         Ok(summary)
     }
 
