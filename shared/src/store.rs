@@ -41,14 +41,13 @@ impl Label {
         Self { fraud: event.fraud, known_at: event.known_at }
     }
 
-    /// Whether `self` replaces `recorded`: a later verdict wins (a correction); an equal
-    /// one, or one older than what is recorded (a redelivered original after its
-    /// correction), changes nothing.
+    /// Whether `self` replaces `recorded`. Labels are ordered by when they became known, a
+    /// confirmed fraud first among equals: the greatest is the verdict whatever order they
+    /// arrive in (a redelivered original after its correction, halves of a bisected batch).
+    /// A later label with the same verdict replaces too (nothing moves, but a correction
+    /// known between the two no longer wins).
     pub fn replaces(&self, recorded: Option<Label>) -> bool {
-        match recorded {
-            None => true,
-            Some(r) => self.fraud != r.fraud && self.known_at >= r.known_at,
-        }
+        recorded.is_none_or(|r| (self.known_at, self.fraud) > (r.known_at, r.fraud))
     }
 
     pub fn is_fraud(label: Option<Label>) -> bool {
@@ -105,7 +104,7 @@ pub enum StoreError {
 }
 
 /// Hours `(from, to]` of a terminal's history a batch needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Span {
     pub from: i64,
     pub to: i64,
@@ -118,8 +117,8 @@ impl Span {
         Span { from: hour - TerminalState::HORIZON_HOURS, to: hour }
     }
 
-    pub fn union(self, other: Span) -> Span {
-        Span { from: self.from.min(other.from), to: self.to.max(other.to) }
+    fn contains(&self, hour: i64) -> bool {
+        hour > self.from && hour <= self.to
     }
 }
 
@@ -128,7 +127,24 @@ impl Span {
 pub struct LoadRequest {
     pub records: Vec<TransactionId>,
     pub customers: Vec<CustomerId>,
+    /// Terminals with the hours needed; a terminal may come with several spans.
     pub terminals: Vec<(TerminalId, Span)>,
+}
+
+impl LoadRequest {
+    /// Each terminal with every span asked for it.
+    pub fn terminal_spans(&self) -> FxHashMap<&TerminalId, Vec<Span>> {
+        let mut out: FxHashMap<&TerminalId, Vec<Span>> = FxHashMap::default();
+        for (t, span) in &self.terminals {
+            out.entry(t).or_default().push(*span);
+        }
+        out
+    }
+}
+
+/// Whether `hour` lies in any of `spans`.
+pub fn covered(spans: &[Span], hour: i64) -> bool {
+    spans.iter().any(|s| s.contains(hour))
 }
 
 /// What the store holds of a request; absent entities are missing from the maps.
@@ -233,9 +249,12 @@ impl Memory {
         Some(state)
     }
 
-    fn terminal(&self, id: &TerminalId, span: Span) -> Option<TerminalState> {
+    fn terminal(&self, id: &TerminalId, spans: &[Span]) -> Option<TerminalState> {
         let hours = self.terminals.get(id)?;
-        Some(TerminalState::from_hours(hours.range(span.from + 1..=span.to).map(|(&h, &c)| (h, c))))
+        let from = spans.iter().map(|s| s.from).min()?;
+        let to = spans.iter().map(|s| s.to).max()?;
+        let within = hours.range(from + 1..=to).filter(|(h, _)| covered(spans, **h));
+        Some(TerminalState::from_hours(within.map(|(&h, &c)| (h, c))))
     }
 
     /// Whether every condition of `unit` holds.
@@ -270,6 +289,24 @@ impl Memory {
     }
 }
 
+/// Customers with a unit refused in a commit: their later units were built on it and are
+/// refused too, whatever their version condition says (another writer may have moved the
+/// customer to exactly the version they expect).
+#[derive(Debug, Default)]
+pub struct Refused(rustc_hash::FxHashSet<CustomerId>);
+
+impl Refused {
+    pub fn add(&mut self, unit: &Unit) {
+        if let Some((id, _)) = &unit.customer {
+            self.0.insert(id.clone());
+        }
+    }
+
+    pub fn follows(&self, unit: &Unit) -> bool {
+        unit.customer.as_ref().is_some_and(|(id, _)| self.0.contains(id))
+    }
+}
+
 impl MemoryStateStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
         // A panic elsewhere cannot leave the maps half-written (a unit is checked before
@@ -284,7 +321,7 @@ impl MemoryStateStore {
 
     /// A terminal's whole stored history.
     pub fn terminal(&self, id: &TerminalId) -> Option<TerminalState> {
-        self.lock().terminal(id, Span { from: i64::MIN, to: i64::MAX - 1 })
+        self.lock().terminal(id, &[Span { from: i64::MIN, to: i64::MAX - 1 }])
     }
 
     pub fn record(&self, id: &TransactionId) -> Option<Record> {
@@ -320,8 +357,8 @@ impl StateStore for MemoryStateStore {
                 out.customers.insert(id.clone(), c);
             }
         }
-        for (id, span) in &request.terminals {
-            if let Some(t) = m.terminal(id, *span) {
+        for (id, spans) in request.terminal_spans() {
+            if let Some(t) = m.terminal(id, &spans) {
                 out.terminals.insert(id.clone(), t);
             }
         }
@@ -359,12 +396,15 @@ impl StateStore for MemoryStateStore {
 
     async fn commit(&self, units: Vec<Unit>) -> Result<Vec<bool>, StoreError> {
         let mut m = self.lock();
+        let mut refused = Refused::default();
         Ok(units
             .into_iter()
             .map(|unit| {
-                let admitted = m.admits(&unit);
+                let admitted = !refused.follows(&unit) && m.admits(&unit);
                 if admitted {
                     m.apply(unit);
+                } else {
+                    refused.add(&unit);
                 }
                 admitted
             })
@@ -416,5 +456,10 @@ mod tests {
         assert!(cleared.replaces(Some(fraud)));
         assert!(!fraud.replaces(Some(cleared)), "older than the correction");
         assert!(!fraud.replaces(Some(fraud)), "the same label again");
+        let again = Label { fraud: true, known_at: at("2018-05-01T00:00:00Z") };
+        assert!(again.replaces(Some(fraud)), "the same verdict, known later: recorded");
+        assert!(!cleared.replaces(Some(again)), "so a correction known before it no longer wins");
+        let tie = Label { fraud: false, known_at: fraud.known_at };
+        assert!(fraud.replaces(Some(tie)) && !tie.replaces(Some(fraud)), "a fraud wins a tie, either order");
     }
 }

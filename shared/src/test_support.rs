@@ -1,7 +1,7 @@
 //! Builders shared by unit tests.
 
 use crate::model::{Contribution, FraudModel, ModelError};
-use crate::store::{LoadRequest, MemoryStateStore, Snapshot, StateStore, StoreError, Unit};
+use crate::store::{LoadRequest, MemoryStateStore, Refused, Snapshot, StateStore, StoreError, Unit};
 use crate::{Amount, Currency, CustomerId, Features, TerminalId, Transaction, TransactionId};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -17,8 +17,10 @@ pub fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> T
     }
 }
 
-/// An in-memory store that can be made to fail: the first `stale` units it is asked to
-/// commit are refused as if another writer had moved their customer; while `down` is set
+/// An in-memory store that can be made to fail: for the first `stale` units it is asked to
+/// commit, another writer moves their customer one version on first (rewriting its state as
+/// it is), so they are refused — and a later unit of that customer would find exactly the
+/// version it expects; while `down` is set
 /// every call fails as throttled; with `crash_after` set to k, a commit applies its first
 /// k units and then fails, as a function killed mid-save would leave it.
 #[derive(Default)]
@@ -54,15 +56,25 @@ impl StateStore for FaultyStore {
         let crash = self.crash_after.lock().unwrap().take();
         let n = units.len();
         let mut applied = Vec::with_capacity(n);
+        let mut refused = Refused::default();
         for (i, unit) in units.into_iter().enumerate() {
             if crash == Some(i) {
                 return Err(StoreError::Transient(format!("killed after {i} of {n} units")));
             }
-            if self.stale.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-                applied.push(false);
-                continue;
+            if self.stale.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+                && let Some((id, _)) = &unit.customer
+            {
+                let mut state = self.inner.customer(id).unwrap_or_default();
+                state.fraud_tx_at.clear();
+                self.inner
+                    .commit(vec![Unit { customer: Some((id.clone(), state)), ..Unit::default() }])
+                    .await?;
             }
-            applied.extend(self.inner.commit(vec![unit]).await?);
+            let ok = !refused.follows(&unit) && self.inner.commit(vec![unit.clone()]).await?[0];
+            if !ok {
+                refused.add(&unit);
+            }
+            applied.push(ok);
         }
         Ok(applied)
     }

@@ -50,6 +50,8 @@ pub enum ScoreError {
     Model(#[from] ModelError),
     #[error("state kept changing under the batch: gave up after {MAX_ATTEMPTS} attempts")]
     Contended,
+    #[error("an event of the batch got no outcome")]
+    Incomplete,
 }
 
 /// How a deployment decides: thresholds, rules, how many model reasons an alert carries.
@@ -115,7 +117,9 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
                 }
             }
             if redo.is_empty() {
-                return Ok(outcomes.into_iter().flatten().collect());
+                // Every event got its outcome in some attempt (each one planned is either final
+                // or redone): a missing one would misalign outcomes with events downstream.
+                return outcomes.into_iter().collect::<Option<Vec<_>>>().ok_or(ScoreError::Incomplete);
             }
             tracing::debug!(attempt, events = redo.len(), "state moved under part of the batch: redoing it");
             todo = redo;
@@ -128,7 +132,6 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
 mod tests {
     use super::*;
     use crate::decision::Verdict;
-    use crate::features::{CustomerState, TerminalState};
     use crate::ids::{CustomerId, TerminalId};
     use crate::label::LabelEvent;
     use crate::store::{Label, MemoryStateStore, RecordState};
@@ -415,7 +418,56 @@ mod tests {
         assert_eq!(customer_count(&s.store().inner, "c1"), 7);
         assert_eq!(s.store().inner.customer(&cust("c1")).unwrap().version, 4, "units of 2, 2, 2, 1");
         assert_eq!(terminal_totals(&s.store().inner, "p1"), (7, 0));
-        let _: (CustomerState, TerminalState) = Default::default();
+    }
+
+    /// Another writer moves a customer one version on while its first unit is in flight:
+    /// the first is refused, and the second — which expects exactly that version — must not
+    /// be written on top of transactions that were not.
+    #[test]
+    fn a_customers_later_units_are_not_written_after_an_earlier_one_was_refused() {
+        let store = FaultyStore { limit: Some(2), ..FaultyStore::conflicting(1) };
+        let s = Scorer::new(store, AmountModel, Policy::default());
+        let events: Vec<Event> = (0..5)
+            .map(|i| tx(&format!("t{i}"), "c1", "p1", "10", &format!("2018-04-01T0{i}:00:00Z")))
+            .collect();
+        let out = block_on(s.process(&events, now())).unwrap();
+        assert!(out.iter().all(|o| matches!(o, Outcome::Decided(..))));
+        assert_eq!(customer_count(&s.store().inner, "c1"), 5, "each transaction once");
+        assert_eq!(terminal_totals(&s.store().inner, "p1"), (5, 0));
+    }
+
+    #[test]
+    fn a_label_ahead_of_its_transaction_in_the_same_batch_is_written_with_it() {
+        let s = scorer();
+        let events =
+            [label("t1", true, "2018-04-01T09:00:00Z"), tx("t1", "c1", "p1", "50", "2018-04-01T10:00:00Z")];
+        let out = block_on(s.process(&events, now())).unwrap();
+        assert!(matches!(out[0], Outcome::LabelParked { .. }));
+        assert!(matches!(out[1], Outcome::Decided(..)));
+        assert_eq!(s.store().decided(&txid("t1")).unwrap().label.map(|l| l.fraud), Some(true));
+        assert_eq!(terminal_totals(s.store(), "p1"), (1, 1));
+    }
+
+    #[test]
+    fn the_latest_label_wins_whatever_order_they_arrive_in() {
+        let (t1, t2, t3) = ("2018-04-08T00:00:00Z", "2018-04-10T00:00:00Z", "2018-04-12T00:00:00Z");
+        let orders = [
+            [label("t1", true, t1), label("t1", false, t2), label("t1", true, t3)],
+            [label("t1", true, t3), label("t1", true, t1), label("t1", false, t2)],
+            [label("t1", false, t2), label("t1", true, t3), label("t1", true, t1)],
+        ];
+        for order in orders {
+            let s = scorer();
+            block_on(s.process(&batch(), now())).unwrap();
+            for l in order {
+                block_on(s.process(&[l], now())).unwrap();
+            }
+            assert_eq!(terminal_totals(s.store(), "p1"), (3, 1), "fraud, as the latest says");
+            assert_eq!(
+                s.store().decided(&txid("t1")).unwrap().label.map(|l| l.known_at.to_rfc3339()),
+                Some("2018-04-12T00:00:00+00:00".into())
+            );
+        }
     }
 
     #[test]

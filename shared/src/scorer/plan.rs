@@ -24,13 +24,14 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub fn request(events: &[Event], todo: &[usize]) -> LoadRequest {
     let mut records = FxHashSet::default();
     let mut customers = FxHashSet::default();
-    let mut terminals: FxHashMap<&TerminalId, Span> = FxHashMap::default();
+    let mut terminals: FxHashSet<(&TerminalId, Span)> = FxHashSet::default();
     for event in todo.iter().map(|&i| &events[i]) {
         records.insert(event.subject());
         if let Event::Transaction(tx) = event {
             customers.insert(&tx.customer);
-            let span = Span::before(tx.at.timestamp());
-            terminals.entry(&tx.terminal).and_modify(|s| *s = s.union(span)).or_insert(span);
+            // Each transaction's own horizon, not their union: one payment dated years
+            // earlier must not make the batch read every week in between.
+            terminals.insert((&tx.terminal, Span::before(tx.at.timestamp())));
         }
     }
     LoadRequest {
@@ -65,6 +66,8 @@ enum Draft {
     Relabel { record: DecisionRecord, expected: u64, initial: Option<Label> },
     /// A label waiting for its transaction.
     Park { id: TransactionId, expected: u64, parked: ParkedLabel },
+    /// A parked label whose transaction came later in the batch: written with it.
+    Folded,
 }
 
 enum Slot {
@@ -88,6 +91,8 @@ pub struct Planner<'a> {
     open: FxHashMap<CustomerId, usize>,
     /// The relabel or park unit of a transaction id.
     labelled: FxHashMap<TransactionId, usize>,
+    /// Units folded into another: the events tied to them follow it.
+    moved: FxHashMap<usize, usize>,
 }
 
 impl<'a> Planner<'a> {
@@ -104,6 +109,7 @@ impl<'a> Planner<'a> {
             drafts: Vec::new(),
             open: FxHashMap::default(),
             labelled: FxHashMap::default(),
+            moved: FxHashMap::default(),
         }
     }
 
@@ -132,7 +138,7 @@ impl<'a> Planner<'a> {
                     Slot::New(p) => Outcome::Decided(decisions[p].clone(), self.pending[p].features),
                     Slot::SameAs(p) => Outcome::Duplicate(decisions[p].clone()),
                 };
-                (i, outcome, unit)
+                (i, outcome, unit.map(|u| self.moved.get(&u).copied().unwrap_or(u)))
             })
             .collect();
         let units = self.units(decisions);
@@ -151,6 +157,23 @@ impl<'a> Planner<'a> {
             None => (0, None),
         };
         let unit = self.customer_unit(&tx.customer);
+        // A label that arrived earlier in this batch and was to wait: it joins the transaction
+        // instead (two writes of the record would cancel each other), and its outcome now
+        // depends on the transaction's unit.
+        let (expected, parked) = match self.labelled.remove(&tx.id) {
+            Some(u) => match std::mem::replace(&mut self.drafts[u], Draft::Folded) {
+                Draft::Park { expected, parked, .. } => {
+                    self.moved.insert(u, unit);
+                    (expected, Some(parked.label))
+                }
+                other => {
+                    self.drafts[u] = other;
+                    self.labelled.insert(tx.id.clone(), u);
+                    (expected, parked)
+                }
+            },
+            None => (expected, parked),
+        };
         let customer = self.customers.entry(tx.customer.clone()).or_default();
         let terminal = self.terminals.entry(tx.terminal.clone()).or_default();
         let features = self.policy.engine.observe(tx, customer, terminal);
@@ -193,8 +216,16 @@ impl<'a> Planner<'a> {
     fn label(&mut self, event: &LabelEvent) -> (Slot, Option<usize>) {
         let id = &event.transaction_id;
         let label = Label::of(event);
-        let applied = |corrected| {
-            Slot::Done(Outcome::Labelled { transaction_id: id.clone(), fraud: label.fraud, corrected })
+        // Recorded, it moves the counts only if it changes the verdict.
+        let applied = |before: Option<Label>| match before {
+            Some(b) if b.fraud == label.fraud => {
+                Slot::Done(Outcome::LabelDuplicate { transaction_id: id.clone() })
+            }
+            _ => Slot::Done(Outcome::Labelled {
+                transaction_id: id.clone(),
+                fraud: label.fraud,
+                corrected: before.is_some(),
+            }),
         };
         let duplicate = Slot::Done(Outcome::LabelDuplicate { transaction_id: id.clone() });
         let parked = Slot::Done(Outcome::LabelParked { transaction_id: id.clone() });
@@ -206,7 +237,7 @@ impl<'a> Planner<'a> {
             }
             self.shift(&tx.customer, &tx.terminal, tx.at.timestamp(), recorded, label);
             self.pending[p].label = Some(label);
-            return (applied(recorded.is_some()), Some(unit));
+            return (applied(recorded), Some(unit));
         }
         if let Some(&u) = self.labelled.get(id) {
             return match &mut self.drafts[u] {
@@ -219,7 +250,7 @@ impl<'a> Planner<'a> {
                     let (c, t, at) =
                         (record.customer.clone(), record.terminal.clone(), record.at.timestamp());
                     self.shift(&c, &t, at, recorded, label);
-                    (applied(recorded.is_some()), Some(u))
+                    (applied(recorded), Some(u))
                 }
                 Draft::Park { parked: p, .. } if label.replaces(Some(p.label)) => {
                     p.label = label;
@@ -236,7 +267,7 @@ impl<'a> Planner<'a> {
                 }
                 record.label = Some(label);
                 self.shift(&record.customer, &record.terminal, record.at.timestamp(), initial, label);
-                (Draft::Relabel { record, expected: version, initial }, applied(initial.is_some()))
+                (Draft::Relabel { record, expected: version, initial }, applied(initial))
             }
             Some(Record { version, state: RecordState::Parked(p) }) => {
                 if !label.replaces(Some(p.label)) {
@@ -361,6 +392,7 @@ impl<'a> Planner<'a> {
                     records: vec![RecordWrite { id, expected, state: RecordState::Parked(parked) }],
                     ..Unit::default()
                 },
+                Draft::Folded => Unit::default(),
             })
             .collect()
     }

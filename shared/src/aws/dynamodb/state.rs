@@ -25,7 +25,8 @@ use crate::aws::{PARALLELISM, chunks, describe, retry_failed};
 use crate::features::{CustomerState, FRAUD_RETENTION_DAYS, TerminalState};
 use crate::ids::{CustomerId, TerminalId, TransactionId};
 use crate::store::{
-    LoadRequest, PARKED_RETENTION, ParkedLabel, Record, RecordState, Snapshot, StateStore, StoreError, Unit,
+    LoadRequest, PARKED_RETENTION, ParkedLabel, Record, RecordState, Snapshot, Span, StateStore, StoreError,
+    Unit, covered,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -36,7 +37,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt, stream};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration as StdDuration;
 
 const VERSION: &str = "v";
@@ -410,9 +411,19 @@ impl StateStore for DynamoStateStore {
             keys.push(customer_key(c));
             keys.push(frauds_key(c));
         }
-        for (t, span) in &request.terminals {
-            let weeks = (span.from + 1).div_euclid(WEEK_HOURS)..=span.to.div_euclid(WEEK_HOURS);
-            keys.extend(weeks.map(|w| week_key(t, w)));
+        let terminals: Vec<(&TerminalId, Vec<Span>, BTreeSet<i64>)> = request
+            .terminal_spans()
+            .into_iter()
+            .map(|(t, spans)| {
+                let weeks = spans
+                    .iter()
+                    .flat_map(|s| (s.from + 1).div_euclid(WEEK_HOURS)..=s.to.div_euclid(WEEK_HOURS))
+                    .collect();
+                (t, spans, weeks)
+            })
+            .collect();
+        for (t, _, weeks) in &terminals {
+            keys.extend(weeks.iter().map(|w| week_key(t, *w)));
         }
         let mut items = self.get_many(keys).await?;
         *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -444,9 +455,9 @@ impl StateStore for DynamoStateStore {
             customer.fraud_tx_at = frauds.as_ref().map(fraud_times).unwrap_or_default();
             out.customers.insert(id.clone(), customer);
         }
-        for (id, span) in &request.terminals {
+        for (id, spans, weeks) in terminals {
             let mut hours: Vec<(i64, (i64, i64))> = Vec::new();
-            for week in (span.from + 1).div_euclid(WEEK_HOURS)..=span.to.div_euclid(WEEK_HOURS) {
+            for week in weeks {
                 let Some(item) = items.remove(&week_key(id, week)) else { continue };
                 let mut by_hour: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
                 for (name, value) in &item {
@@ -463,7 +474,7 @@ impl StateStore for DynamoStateStore {
                         _ => {}
                     }
                 }
-                hours.extend(by_hour.into_iter().filter(|(h, _)| *h > span.from && *h <= span.to));
+                hours.extend(by_hour.into_iter().filter(|(h, _)| covered(&spans, *h)));
             }
             if !hours.is_empty() {
                 out.terminals.insert(id.clone(), TerminalState::from_hours(hours));
@@ -478,6 +489,10 @@ impl StateStore for DynamoStateStore {
         let mut pending: Vec<Pack> = writes::pack(units.iter().map(|u| self.ops(u, now)).collect());
         drop(units);
         let mut busy: HashSet<String> = HashSet::new();
+        // Customers with a unit refused: their later units (written on top of it) are not
+        // sent, or another writer's change could be overwritten by a state built on units
+        // that never happened.
+        let mut refused: HashSet<String> = HashSet::new();
         let mut running = FuturesUnordered::new();
         let mut failure = None;
         loop {
@@ -486,19 +501,39 @@ impl StateStore for DynamoStateStore {
                 let start: Vec<usize> = writes::startable(&pending, &busy).into_iter().take(room).collect();
                 for i in start.into_iter().rev() {
                     let pack = pending.remove(i);
+                    let after_refused: HashSet<usize> = pack
+                        .units
+                        .iter()
+                        .filter(|(_, ops)| writes::customer(ops).is_some_and(|c| refused.contains(c)))
+                        .map(|(u, _)| *u)
+                        .collect();
+                    let Some(pack) = pack.without(&after_refused) else { continue };
+                    let members: Vec<(usize, Option<String>)> = pack
+                        .units
+                        .iter()
+                        .map(|(u, ops)| (*u, writes::customer(ops).map(str::to_owned)))
+                        .collect();
                     let keys: Vec<String> = pack.keys().map(str::to_owned).collect();
                     busy.extend(keys.iter().cloned());
-                    running.push(async move { (keys, self.settle(pack).await) });
+                    running.push(async move { (keys, members, self.settle(pack).await) });
                 }
             }
             // Every request runs to its end even when one fails: what was written is then
             // written whole, rather than cancelled with an unknown outcome.
-            let Some((keys, result)) = running.next().await else { break };
+            let Some((keys, members, result)) = running.next().await else { break };
             for k in keys {
                 busy.remove(&k);
             }
             match result {
-                Ok(written) => written.into_iter().for_each(|u| applied[u] = true),
+                Ok(written) => {
+                    for (unit, customer) in members {
+                        if written.contains(&unit) {
+                            applied[unit] = true;
+                        } else if let Some(c) = customer {
+                            refused.insert(c);
+                        }
+                    }
+                }
                 Err(e) => failure = failure.or(Some(e)),
             }
         }

@@ -128,6 +128,13 @@ impl Pack {
     }
 }
 
+/// The customer item a unit puts (`c#…`), if it carries a customer's state.
+pub fn customer(ops: &UnitOps) -> Option<&str> {
+    ops.iter()
+        .find(|(key, op)| key.starts_with("c#") && matches!(op, Op::Put { .. }))
+        .map(|(k, _)| k.as_str())
+}
+
 /// Packs units greedily in order.
 pub fn pack(units: Vec<UnitOps>) -> Vec<Pack> {
     let mut packs = Vec::new();
