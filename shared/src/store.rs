@@ -269,6 +269,11 @@ impl Memory {
         if let Some((id, mut state)) = unit.customer {
             state.version += 1;
             state.fraud_tx_at.clear(); // kept apart, as in DynamoDB
+            // Frauds past their retention leave with the customer's next write, as there.
+            let oldest = state.last_tx_at.unwrap_or(i64::MIN).saturating_sub(FRAUD_RETENTION.num_seconds());
+            if let Some(frauds) = self.frauds.get_mut(&id) {
+                frauds.retain(|_, at| *at > oldest);
+            }
             self.customers.insert(id, state);
         }
         for r in unit.records {

@@ -109,6 +109,16 @@ async fn completes(aws: &Aws, payloads: &[String], what: &str) {
     assert!(took < Duration::from_secs(30), "{what} took {took:?}");
 }
 
+/// The whole table read back and judged against the payloads (as `vigil drill` does):
+/// records, customer and terminal hours, labels on records, confirmed frauds.
+async fn exactly_once(aws: &Aws, payloads: &[String], what: &str) {
+    use vigil_local::drill::{Expected, Stored, judge};
+    let stored = Stored::read(&aws.dynamodb, vigil_tests::TABLE).await.unwrap();
+    let findings = judge(&Expected::of(payloads), &stored);
+    assert!(findings.exact(), "{what}: {findings:?}");
+    assert_eq!(findings.counted_once, findings.transactions, "{what}");
+}
+
 /// moto with the table, buckets and alert bus the scorer writes to.
 async fn setup() -> (Moto, Aws) {
     let moto = Moto::start();
@@ -166,6 +176,8 @@ async fn scenario(retry: Retry, k: usize) {
         completes(&aws, rest, &format!("{what}: the rest")).await;
     }
 
+    let all: Vec<String> = s.a.iter().chain(&s.newer).chain(&s.b).cloned().collect();
+    exactly_once(&aws, &all, &what).await;
     let e = expected(&[&s.a, &s.newer, &s.b]);
     assert_eq!(aws.counted("c#").await, e.customers, "{what}: customers");
     assert_eq!(aws.counted("t#").await, e.terminals, "{what}: terminals");
@@ -290,4 +302,30 @@ async fn a_label_before_its_transaction_waits_for_it_and_one_without_is_reported
         "{quarantined}"
     );
     assert!(!quarantined.contains("early"));
+}
+
+/// One customer with more transactions in a batch than a DynamoDB transaction holds: its
+/// units are written in order, each on the version the one before wrote; killed between
+/// them, the batch's retry writes the rest once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_written_in_several_units_killed_between_them_counts_once() {
+    vigil_tests::init_logs();
+    let (_moto, aws) = setup().await;
+    let heavy: Vec<String> = (0..100)
+        .map(|i| events::transaction(&format!("h-{i}"), "heavy", &format!("p-{}", i % 7), &amount(i), &at(i)))
+        .collect();
+    aws.calls.crash_after(1);
+    let handler = aws.scorer();
+    tokio::select! {
+        response = handler.kinesis(kinesis(&heavy), chrono::Utc::now()) => {
+            panic!("the batch finished before the crash: {response:?}")
+        }
+        () = aws.calls.crashed() => {}
+    }
+    drop(handler);
+    let first = aws.counted("c#").await.get("c#heavy").copied().unwrap_or(0);
+    assert!(first > 0 && first < 100, "killed between its units: {first} written");
+    completes(&aws, &heavy, "the retry").await;
+    assert_eq!(aws.counted("c#").await.get("c#heavy"), Some(&100));
+    exactly_once(&aws, &heavy, "several units").await;
 }

@@ -449,6 +449,17 @@ mod tests {
     }
 
     #[test]
+    fn a_confirmed_fraud_is_kept_180_days_then_leaves_with_the_customers_next_write() {
+        let s = scorer();
+        block_on(s.process(&[tx("t1", "c1", "p1", "50", "2018-01-01T10:00:00Z")], now())).unwrap();
+        block_on(s.process(&[label("t1", true, "2018-04-30T10:00:00Z")], now())).unwrap();
+        block_on(s.process(&[tx("t2", "c1", "p1", "50", "2018-06-29T10:00:00Z")], now())).unwrap();
+        assert_eq!(s.store().customer(&cust("c1")).unwrap().fraud_tx_at.len(), 1, "179 days on: kept");
+        block_on(s.process(&[tx("t3", "c1", "p1", "50", "2018-07-01T10:00:00Z")], now())).unwrap();
+        assert!(s.store().customer(&cust("c1")).unwrap().fraud_tx_at.is_empty());
+    }
+
+    #[test]
     fn the_latest_label_wins_whatever_order_they_arrive_in() {
         let (t1, t2, t3) = ("2018-04-08T00:00:00Z", "2018-04-10T00:00:00Z", "2018-04-12T00:00:00Z");
         let orders = [

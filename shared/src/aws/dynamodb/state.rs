@@ -56,8 +56,9 @@ const CUSTOMER_TTL: Duration = Duration::days(40);
 /// Records, frauds and terminal counts outlive the latest chargeback that must find them.
 const RETAINED_TTL: Duration = Duration::days(FRAUD_RETENTION_DAYS);
 const BATCH_GET_KEYS: usize = 100;
-/// Days before the cutoff's a sweep looks at, so a missed daily sweep loses nothing.
-const SWEEP_DAYS_BACK: i64 = 7;
+/// Days before the cutoff's a sweep looks at: up to three weeks of missed daily sweeps lose
+/// nothing (a waiting label's item lives four times its retention, 28 days).
+const SWEEP_DAYS_BACK: i64 = 21;
 /// Resends of a transaction cancelled because other writers held its items.
 const CONFLICT_ATTEMPTS: u32 = 10;
 
@@ -98,11 +99,20 @@ pub struct DynamoStateStore {
     meter: Meter,
     /// Sizes of the items the last load read, for the write units of what replaces them.
     sizes: std::sync::Mutex<HashMap<String, usize>>,
+    /// The confirmed frauds the last load read per `cf#` item (attribute, transaction time),
+    /// so a customer's unit can drop those past their retention.
+    frauds: std::sync::Mutex<HashMap<String, Vec<(String, i64)>>>,
 }
 
 impl DynamoStateStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), meter: Meter::default(), sizes: Default::default() }
+        Self {
+            client,
+            table: table.into(),
+            meter: Meter::default(),
+            sizes: Default::default(),
+            frauds: Default::default(),
+        }
     }
 
     /// What this store has spent since it was built.
@@ -207,6 +217,22 @@ impl DynamoStateStore {
                 if value != 0 {
                     *u.add.entry(name).or_default() += value;
                 }
+            }
+        }
+        if let Some((id, state)) = &unit.customer {
+            // Frauds past their retention (relative to the customer's latest payment) leave
+            // the item here, or it would grow with every fraud ever confirmed.
+            let oldest = state.last_tx_at.unwrap_or(i64::MIN).saturating_sub(RETAINED_TTL.num_seconds());
+            let loaded = self.frauds.lock().unwrap_or_else(|p| p.into_inner());
+            let expired: Vec<String> = loaded
+                .get(&frauds_key(id))
+                .into_iter()
+                .flatten()
+                .filter(|(_, at)| *at <= oldest)
+                .map(|(name, _)| name.clone())
+                .collect();
+            if !expired.is_empty() {
+                updates.entry(frauds_key(id)).or_default().remove.extend(expired);
             }
         }
         for m in &unit.frauds {
@@ -384,8 +410,8 @@ impl DynamoStateStore {
     }
 }
 
-/// Backoff before resend `attempt` of a conflicting transaction: 10 ms doubling to 640 ms,
-/// with full jitter, so writers that collided do not collide again in step.
+/// Backoff before resend `attempt` (from 1) of a conflicting transaction: up to 20 ms, doubling
+/// to 640 ms, with full jitter, so writers that collided do not collide again in step.
 fn jittered(attempt: u32) -> StdDuration {
     let cap = 10u64 << attempt.min(6);
     let nanos =
@@ -393,15 +419,13 @@ fn jittered(attempt: u32) -> StdDuration {
     StdDuration::from_millis(1 + u64::from(nanos) % cap)
 }
 
-/// The customer's frauds in an `cf#` item: the times of its attributes `f:<transaction>`.
-fn fraud_times(item: &Item) -> Vec<i64> {
-    let mut times: Vec<i64> = item
-        .iter()
+/// The customer's frauds in a `cf#` item: its attributes `f:<transaction>` with the
+/// transaction's time.
+fn frauds_of(item: &Item) -> Vec<(String, i64)> {
+    item.iter()
         .filter(|(k, _)| k.starts_with(FRAUD_PREFIX))
-        .filter_map(|(_, v)| v.as_n().ok()?.parse().ok())
-        .collect();
-    times.sort_unstable();
-    times
+        .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+        .collect()
 }
 
 impl StateStore for DynamoStateStore {
@@ -428,6 +452,7 @@ impl StateStore for DynamoStateStore {
         let mut items = self.get_many(keys).await?;
         *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) =
             items.iter().map(|(k, i)| (k.clone(), capacity::item_size(i))).collect();
+        self.frauds.lock().unwrap_or_else(|p| p.into_inner()).clear();
 
         let mut out = Snapshot::default();
         for id in &request.records {
@@ -452,7 +477,10 @@ impl StateStore for DynamoStateStore {
                 }
                 None => CustomerState::default(),
             };
-            customer.fraud_tx_at = frauds.as_ref().map(fraud_times).unwrap_or_default();
+            let frauds = frauds.as_ref().map(frauds_of).unwrap_or_default();
+            customer.fraud_tx_at = frauds.iter().map(|(_, at)| *at).collect();
+            customer.fraud_tx_at.sort_unstable();
+            self.frauds.lock().unwrap_or_else(|p| p.into_inner()).insert(frauds_key(id), frauds);
             out.customers.insert(id.clone(), customer);
         }
         for (id, spans, weeks) in terminals {
@@ -549,8 +577,8 @@ impl StateStore for DynamoStateStore {
         40
     }
 
-    /// From the sparse index: the days up to `cutoff`'s (a week back, in case sweeps were
-    /// missed), then the records themselves (the index is eventually consistent and lists
+    /// From the sparse index: the days up to `cutoff`'s (three weeks back, in case sweeps
+    /// were missed), then the records themselves (the index is eventually consistent and lists
     /// keys only).
     async fn parked_before(
         &self,
