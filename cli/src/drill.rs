@@ -70,8 +70,9 @@ fn print_report(o: &Outcome, chaos: &Chaos, took: std::time::Duration) {
         chaos.alert_kills.load(Ordering::SeqCst),
     );
     for rule in o.faults["rules"].as_array().into_iter().flatten() {
+        let burst = rule["burst"].as_u64().map(|n| format!(" (bursts of {n})")).unwrap_or_default();
         println!(
-            "  {} {}: {}",
+            "  {} {}{burst}: {}",
             rule["target"].as_str().unwrap_or_default(),
             rule["fault"].as_str().unwrap_or_default(),
             rule["injected"]
@@ -79,8 +80,9 @@ fn print_report(o: &Outcome, chaos: &Chaos, took: std::time::Duration) {
     }
     println!("\nAccounting (state read back from the table)");
     println!(
-        "  producer: {} submitted = {} accepted + {} refused; scorer: {} records in {} invocations",
-        r.submitted, r.accepted, r.rejected, r.scored, r.scorer_invocations
+        "  producer: {} submitted = {} accepted + {} refused; scorer: {} records in {} invocations, \
+         {} batch item failures retried from their checkpoint",
+        r.submitted, r.accepted, r.rejected, r.scored, r.scorer_invocations, r.item_failures
     );
     println!(
         "  labels: {} wrong or not in the fraud counts; {} still waiting for a transaction that was scored",

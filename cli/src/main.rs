@@ -107,7 +107,7 @@ enum Command {
         #[arg(long)]
         local_aws: bool,
         /// About how many transactions (whole simulated customer histories).
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 5000)]
         transactions: usize,
         /// Seeds the simulation, the faults and the kills: the same seed, the same drill.
         #[arg(long, default_value_t = 7)]

@@ -158,9 +158,11 @@ class Faults:
       client cannot tell whether it was applied);
     - `error_after`: applied, answered 500 (the same doubt, sooner).
 
-    `POST /_vigil/faults` with `{"seed": n, "rules": [{"target", "fault", "rate", "ms"}]}`
-    sets them (an empty list clears them); `GET /_vigil/faults` returns them with how many
-    were injected."""
+    A rule with `burst: n` strikes the next n matching requests once it fires (throttling
+    comes in bursts, and a burst outlasts the client's retries). S3 is named by method and
+    path (`PUT /bucket/*`). `POST /_vigil/faults` with
+    `{"seed": n, "rules": [{"target", "fault", "rate", "ms", "burst"}]}` sets them (an empty
+    list clears them); `GET /_vigil/faults` returns them with how many were injected."""
 
     def __init__(self):
         self.rules = []
@@ -170,20 +172,27 @@ class Faults:
     def configure(self, config):
         with self.lock:
             self.rng = random.Random(config.get("seed", 0))
-            self.rules = [dict(rule, injected=0) for rule in config.get("rules", [])]
+            self.rules = [dict(rule, injected=0, pending=0) for rule in config.get("rules", [])]
 
     def describe(self):
         with self.lock:
-            return {"rules": [dict(r) for r in self.rules]}
+            return {"rules": [{k: v for k, v in r.items() if k != "pending"} for r in self.rules]}
 
     def pick(self, target):
         with self.lock:
             for rule in self.rules:
                 pattern = rule["target"]
                 matches = target.startswith(pattern[:-1]) if pattern.endswith("*") else target == pattern
-                if matches and self.rng.random() < rule.get("rate", 0):
-                    rule["injected"] += 1
-                    return rule
+                if not matches:
+                    continue
+                if rule["pending"] > 0:
+                    rule["pending"] -= 1
+                elif self.rng.random() < rule.get("rate", 0):
+                    rule["pending"] = rule.get("burst", 1) - 1
+                else:
+                    continue
+                rule["injected"] += 1
+                return rule
         return None
 
 
@@ -202,6 +211,9 @@ def _target(environ, body):
 
 def _refusal(target, fault, body):
     """The status, headers and body a service answers with for `fault`."""
+    if target.split(" ")[0] in ("GET", "PUT", "POST", "DELETE", "HEAD"):
+        xml = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        return "503 Slow Down", [("Content-Type", "application/xml")], xml.encode()
     if target.startswith("DynamoDB_"):
         content = "application/x-amz-json-1.0"
         if fault == "conflict":

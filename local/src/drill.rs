@@ -237,17 +237,19 @@ pub fn rates() -> Rates {
 }
 
 /// Service faults at the protocol (see `infra/local/moto_server.py`): throttling that the
-/// SDK's retries mostly absorb (what they do not becomes a batch item failure and a retry
-/// from the checkpoint), transactions cancelled by a conflicting writer, and calls applied
-/// but answered with an error (the caller cannot tell: a timeout after the fact).
+/// SDK's retries absorb, and bursts that outlast them (the batch reports its first record
+/// failed and Lambda retries from that checkpoint, with newer records), transactions
+/// cancelled by a conflicting writer, and calls applied but answered with an error (the
+/// caller cannot tell: a timeout after the fact).
 pub fn faults(seed: u64) -> Value {
     json!({ "seed": seed, "rules": [
         { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "conflict", "rate": 0.05 },
         { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "error_after", "rate": 0.02 },
         { "target": "DynamoDB_20120810.TransactWriteItems", "fault": "throttle", "rate": 0.03 },
         { "target": "DynamoDB_20120810.BatchGetItem", "fault": "throttle", "rate": 0.05 },
+        { "target": "DynamoDB_20120810.BatchGetItem", "fault": "throttle", "rate": 0.01, "burst": 3 },
+        { "target": "PUT /vigil-lake-bucket/*", "fault": "throttle", "rate": 0.08, "burst": 4 },
         { "target": "DynamoDB_20120810.PutItem", "fault": "throttle", "rate": 0.03 },
-        { "target": "DynamoDB_20120810.UpdateItem", "fault": "throttle", "rate": 0.03 },
         { "target": "AWSEvents.PutEvents", "fault": "throttle", "rate": 0.05 },
         { "target": "AWSEvents.PutEvents", "fault": "error_after", "rate": 0.02 },
         { "target": "sns.Publish*", "fault": "throttle", "rate": 0.05 },

@@ -81,6 +81,8 @@ pub struct Report {
     pub scored: usize,
     pub dead_lettered: usize,
     pub scorer_invocations: usize,
+    /// Scorer batches that reported a failed record, retried from that checkpoint.
+    pub item_failures: usize,
     /// Decisions in the lake by verdict, and transactions accepted with no decision there.
     pub verdicts: BTreeMap<String, usize>,
     pub undecided: Vec<String>,
@@ -306,6 +308,7 @@ pub async fn run(
     report.dead_lettered =
         stream.dead_lettered.load(Ordering::SeqCst) + targets.dead_lettered.load(Ordering::SeqCst);
     report.scorer_invocations = stream.invocations.load(Ordering::SeqCst);
+    report.item_failures = stream.item_failures.load(Ordering::SeqCst);
     for verdict in decisions.values() {
         *report.verdicts.entry(verdict.clone()).or_default() += 1;
     }

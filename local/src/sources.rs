@@ -47,6 +47,8 @@ impl Function {
 #[derive(Debug, Default, Clone)]
 pub struct Progress {
     pub done: Arc<AtomicUsize>,
+    /// Batches whose function reported a record failed: retried from that checkpoint.
+    pub item_failures: Arc<AtomicUsize>,
     pub dead_lettered: Arc<AtomicUsize>,
     pub invocations: Arc<AtomicUsize>,
     pub stop: Arc<AtomicBool>,
@@ -239,6 +241,7 @@ impl Shard {
                         }
                         Some(at) => {
                             self.progress.done.fetch_add(at, Ordering::SeqCst);
+                            self.progress.item_failures.fetch_add(1, Ordering::SeqCst);
                             tracing::warn!(shard = %self.id, retry_from = at, "batch item failure: retrying from it");
                             tokio::time::sleep(IDLE_POLL).await;
                             let rest =
