@@ -45,6 +45,7 @@ pub fn run(spec: &Spec, drill: &Drill) -> Result<()> {
                 drain_timeout: std::time::Duration::from_secs(150),
                 ops_endpoint: OPS.to_owned(),
                 chaos: None,
+                decide: false,
             },
             seed: drill.seed,
         };

@@ -54,7 +54,7 @@ pub fn stack(endpoint: &str) -> Result<()> {
         let config = moto::config(endpoint).await;
         let stack = create_stack(&config).await?;
         println!("# stack `{STACK}` on {endpoint}, from template.yaml");
-        for binary in ["scorer", "alerts", "producer"] {
+        for binary in ["scorer", "alerts", "producer", "decision"] {
             let function = stack.function(binary).context("function missing from template.yaml")?;
             println!("\n# {binary} ({})", function.id);
             for (name, value) in stack.environment(&function)? {
@@ -76,6 +76,8 @@ pub struct LocalDemo {
     pub transactions: usize,
     pub rate: Option<f64>,
     pub request_size: usize,
+    /// Transactions through the decision API instead of the producer.
+    pub decide: bool,
 }
 
 /// The simulation's whole history for as many customers as make up about `transactions`
@@ -136,8 +138,13 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
             );
         }
         println!(
-            "Posting {} events to the producer API ({} per request{})…",
+            "Posting {} events to {} ({} per request{})…",
             payloads.len(),
+            if run.decide {
+                "the decision API (transactions) and the producer API (labels)"
+            } else {
+                "the producer API"
+            },
             run.request_size,
             run.rate.map(|r| format!(", {r:.0}/s")).unwrap_or_default()
         );
@@ -153,6 +160,7 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
             drain_timeout: Duration::from_secs(120),
             ops_endpoint: OPS.to_owned(),
             chaos: None,
+            decide: run.decide,
         };
         let report = e2e::run(&config, &stack, &payloads, &options, &|s| {
             bar.set_position(s.scored as u64);
@@ -175,7 +183,7 @@ fn print_report(r: &Report) {
     }
     println!("Accounting");
     println!(
-        "  submitted {} = accepted {} + refused by the producer {}",
+        "  submitted {} = accepted {} + refused by the API (per item, with reasons) {}",
         r.submitted, r.accepted, r.rejected
     );
     println!(
@@ -195,10 +203,21 @@ fn print_report(r: &Report) {
         r.duplicate_alerts,
         r.dead_letters
     );
+    if !r.decision_latencies.is_empty() {
+        let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        println!(
+            "  decision API: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} degraded)",
+            r.decision_latencies.len(),
+            ms(r.decision_percentile(0.50)),
+            ms(r.decision_percentile(0.99)),
+            ms(r.decision_latencies.last().copied()),
+            r.degraded
+        );
+    }
     let ms =
         |d: Option<Duration>| d.map(|d| format!("{:.0} ms", d.as_secs_f64() * 1e3)).unwrap_or("-".into());
     println!(
-        "\nLatency, producer accept → alert in the ops inbox ({} alerts): p50 {}, p99 {}, max {}",
+        "\nLatency, accepted (or decided) → alert in the ops inbox ({} alerts): p50 {}, p99 {}, max {}",
         r.latencies.len(),
         ms(r.percentile(0.50)),
         ms(r.percentile(0.99)),

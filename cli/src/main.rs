@@ -96,6 +96,11 @@ enum Command {
         /// With --local-aws: events per API request.
         #[arg(long, default_value_t = 20)]
         request_size: usize,
+        /// With --local-aws: send the transactions through the decision API
+        /// (`POST /v1/decisions`, answered at authorisation time) instead of the producer;
+        /// labels still go through the producer.
+        #[arg(long)]
+        decide: bool,
     },
     /// The deployed pipeline on a local AWS (as `demo --local-aws`) under the failures Lambda
     /// and AWS produce — invocations killed mid-save, batches redelivered and retried from
@@ -138,9 +143,9 @@ fn main() -> Result<()> {
         }
         Command::Generate { spec, out, labels } => generate::write(&spec, &out, labels.as_deref()),
         Command::Demo { spec, local_aws: false, .. } => demo::run(&spec),
-        Command::Demo { spec, local_aws: true, transactions, rate, request_size } => {
+        Command::Demo { spec, local_aws: true, transactions, rate, request_size, decide } => {
             let rate = (rate > 0.0).then_some(rate);
-            local::demo(&spec, &local::LocalDemo { transactions, rate, request_size })
+            local::demo(&spec, &local::LocalDemo { transactions, rate, request_size, decide })
         }
         Command::Drill { local_aws: false, .. } => {
             anyhow::bail!("the drill runs on the local stack: --local-aws")

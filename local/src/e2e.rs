@@ -21,17 +21,27 @@ use vigil_shared::metrics::MetricsSink;
 
 /// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.
 pub fn api_request(body: &str) -> Value {
+    http_request("/transactions", body)
+}
+
+/// A `POST /v1/decisions` request as API Gateway hands it to the decision function.
+pub fn decision_request(body: &str) -> Value {
+    http_request("/v1/decisions", body)
+}
+
+fn http_request(path: &str, body: &str) -> Value {
+    let route = format!("POST {path}");
     json!({
         "version": "2.0",
-        "routeKey": "POST /transactions",
-        "rawPath": "/transactions",
+        "routeKey": route,
+        "rawPath": path,
         "rawQueryString": "",
         "headers": { "content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com" },
         "requestContext": {
             "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
             "domainPrefix": "abc123",
-            "http": { "method": "POST", "path": "/transactions", "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "curl/8.5.0" },
-            "requestId": "JKJaXmPLvHcESHA=", "routeKey": "POST /transactions", "stage": "$default",
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "curl/8.5.0" },
+            "requestId": "JKJaXmPLvHcESHA=", "routeKey": route, "stage": "$default",
             "time": "01/May/2018:09:30:00 +0000", "timeEpoch": 1_525_167_000_000i64,
         },
         "body": body,
@@ -51,6 +61,9 @@ pub struct Options {
     pub ops_endpoint: String,
     /// The drill's failures, injected around the functions.
     pub chaos: Option<Arc<Chaos>>,
+    /// Transactions go through the decision API (`POST /v1/decisions`) instead of the
+    /// producer; labels still go through the producer.
+    pub decide: bool,
 }
 
 /// Counts as the run goes, for a progress bar.
@@ -90,8 +103,12 @@ pub struct Report {
     pub missing_alerts: Vec<String>,
     pub duplicate_alerts: usize,
     pub alerts: Vec<Received>,
-    /// Producer answer → alert in the inbox, sorted.
+    /// Producer (or decision API) answer → alert in the inbox, sorted.
     pub latencies: Vec<Duration>,
+    /// With `decide`: each decision request's round trip as the client saw it, sorted, and
+    /// the transactions answered degraded.
+    pub decision_latencies: Vec<Duration>,
+    pub degraded: usize,
     pub elapsed: Duration,
     /// Messages left on the stack's dead-letter queues.
     pub dead_letters: BTreeMap<String, usize>,
@@ -99,8 +116,12 @@ pub struct Report {
 
 impl Report {
     pub fn percentile(&self, p: f64) -> Option<Duration> {
-        let n = self.latencies.len();
-        (n > 0).then(|| self.latencies[((n as f64 * p).ceil() as usize).clamp(1, n) - 1])
+        percentile(&self.latencies, p)
+    }
+
+    /// A decision request's round trip at `p`.
+    pub fn decision_percentile(&self, p: f64) -> Option<Duration> {
+        percentile(&self.decision_latencies, p)
     }
 
     /// True when every accepted transaction has a decision and every alert arrived once.
@@ -111,6 +132,12 @@ impl Report {
             && self.dead_lettered == 0
             && self.dead_letters.values().all(|n| *n == 0)
     }
+}
+
+/// The value at `p` (0–1) of `sorted`, nearest rank.
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    let n = sorted.len();
+    (n > 0).then(|| sorted[((n as f64 * p).ceil() as usize).clamp(1, n) - 1])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,15 +158,15 @@ async fn functions(
 ) -> Result<HashMap<String, Arc<Container>>, RunError> {
     let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
     let mut out = HashMap::new();
-    for binary in ["scorer", "alerts", "producer"] {
-        let resource =
-            stack.function(binary).ok_or_else(|| RunError::Setup(format!("no function {binary}")))?;
+    for name in ["scorer", "alerts", "producer", "decision"] {
+        let resource = stack.function(name).ok_or_else(|| RunError::Setup(format!("no function {name}")))?;
         let env = stack.environment(&resource).map_err(|e| setup(&e))?;
         // Metrics off: in process, EMF lines would go to the terminal, not to CloudWatch.
         let mut tripwire = None;
-        let function = match binary {
-            "scorer" => {
-                let mut h = ScorerHandler::from_vars(config, &env).map_err(|e| setup(&e))?;
+        let function = match name {
+            // The decision function runs the scorer binary, with a stream to hand off to.
+            "scorer" | "decision" => {
+                let mut h = ScorerHandler::from_vars(config, &env).await.map_err(|e| setup(&e))?;
                 h.metrics = MetricsSink::Off;
                 Function::Scorer(Box::new(h))
             }
@@ -242,6 +269,7 @@ pub async fn run(
     // Submit.
     let producer = stack.function("producer").map(|f| functions[&f.id].clone());
     let producer = producer.ok_or_else(|| RunError::Setup("no producer".into()))?;
+    let decider = stack.function("decision").and_then(|f| functions.get(&f.id).cloned());
     let started = Instant::now();
     let mut report = Report::default();
     let mut accepted_at: HashMap<String, Instant> = HashMap::with_capacity(payloads.len());
@@ -255,27 +283,58 @@ pub async fn run(
             let due = started + Duration::from_secs_f64(report.submitted as f64 / rate);
             tokio::time::sleep_until(due.into()).await;
         }
-        let body = format!("[{}]", chunk.join(","));
-        let response = producer.function.invoke(api_request(&body)).await.map_err(RunError::Aws)?;
-        let now = Instant::now();
-        let answer: Value =
-            serde_json::from_str(response["body"].as_str().unwrap_or("{}")).unwrap_or_default();
-        if response["statusCode"] != 200 {
-            return Err(RunError::Aws(format!("producer answered {}: {answer}", response["statusCode"])));
-        }
-        for item in answer["results"].as_array().into_iter().flatten() {
-            match item["status"].as_str() {
-                Some("accepted") => {
-                    report.accepted += 1;
-                    let payload = item["item"].as_u64().and_then(|i| chunk.get(i as usize));
-                    if payload.is_some_and(|p| is_label(p)) {
-                        report.labels += 1;
-                    } else {
+        let (to_decide, to_produce): (Vec<&String>, Vec<&String>) =
+            chunk.iter().partition(|p| options.decide && !is_label(p));
+        if !to_decide.is_empty() {
+            let decider = decider.as_ref().ok_or_else(|| RunError::Setup("no decision function".into()))?;
+            let body = format!("[{}]", to_decide.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","));
+            let asked = Instant::now();
+            let response = decider.function.invoke(decision_request(&body)).await.map_err(RunError::Aws)?;
+            let now = Instant::now();
+            report.decision_latencies.push(now - asked);
+            let answer: Value =
+                serde_json::from_str(response["body"].as_str().unwrap_or("[]")).unwrap_or_default();
+            if !matches!(response["statusCode"].as_i64(), Some(200 | 400)) {
+                return Err(RunError::Aws(format!(
+                    "decision API answered {}: {answer}",
+                    response["statusCode"]
+                )));
+            }
+            for item in answer.as_array().into_iter().flatten() {
+                match item["status"].as_str() {
+                    Some("decided") => {
+                        report.accepted += 1;
+                        report.degraded += usize::from(item["degraded"] == true);
                         accepted_at
                             .insert(item["transaction_id"].as_str().unwrap_or_default().to_owned(), now);
                     }
+                    _ => report.rejected += 1,
                 }
-                _ => report.rejected += 1,
+            }
+        }
+        if !to_produce.is_empty() {
+            let body = format!("[{}]", to_produce.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","));
+            let response = producer.function.invoke(api_request(&body)).await.map_err(RunError::Aws)?;
+            let now = Instant::now();
+            let answer: Value =
+                serde_json::from_str(response["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+            if response["statusCode"] != 200 {
+                return Err(RunError::Aws(format!("producer answered {}: {answer}", response["statusCode"])));
+            }
+            for item in answer["results"].as_array().into_iter().flatten() {
+                match item["status"].as_str() {
+                    Some("accepted") => {
+                        report.accepted += 1;
+                        let payload = item["item"].as_u64().and_then(|i| to_produce.get(i as usize));
+                        if payload.is_some_and(|p| is_label(p)) {
+                            report.labels += 1;
+                        } else {
+                            accepted_at
+                                .insert(item["transaction_id"].as_str().unwrap_or_default().to_owned(), now);
+                        }
+                    }
+                    _ => report.rejected += 1,
+                }
             }
         }
         report.submitted += chunk.len();
@@ -327,6 +386,7 @@ pub async fn run(
         report.alerts.push(alert);
     }
     report.latencies.sort();
+    report.decision_latencies.sort();
     // The template's queues are all dead-letter queues / on-failure destinations.
     for queue in stack.template.of_kind("AWS::SQS::Queue") {
         if let Some(physical) = stack.resources.get(&queue.id) {

@@ -215,12 +215,13 @@ impl LocalStack {
         r
     }
 
-    /// The function built from cargo-lambda binary `binary` (its logical id and resource).
-    pub fn function(&self, binary: &str) -> Option<Resource> {
-        self.template
-            .of_kind("AWS::Serverless::Function")
-            .into_iter()
-            .find(|f| Template::binary(f) == Some(binary))
+    /// The function `name` (`scorer` → `ScorerFunction`): its logical id and resource. The
+    /// decision API (`decision`) runs the scorer binary in a function of its own.
+    pub fn function(&self, name: &str) -> Option<Resource> {
+        let mut letters = name.chars();
+        let first = letters.next()?.to_ascii_uppercase();
+        let id = format!("{first}{}Function", letters.as_str());
+        self.template.resource(&id).filter(|f| f.kind == "AWS::Serverless::Function")
     }
 
     /// A function's environment as Lambda would set it (conditions applied, intrinsics

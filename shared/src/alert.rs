@@ -19,7 +19,8 @@ pub use delivery::{AlertLedger, Claim, DEFAULT_LEASE, FanOut, FanOutError, Lease
 pub enum Severity {
     /// REVIEW: an analyst should look.
     Medium,
-    /// BLOCK: the payment was refused; the customer may call.
+    /// BLOCK: refused, if the issuer asked at authorisation (the decision API); decided on
+    /// the stream, it already went through: stop the card, call the customer.
     High,
 }
 

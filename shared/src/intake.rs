@@ -22,6 +22,30 @@ pub trait Publisher: Send + Sync {
     fn publish(&self, events: &[Event]) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
+/// An in-process stream for tests, benches and the CLI: keeps what is published, or
+/// refuses everything while `down` is set.
+#[derive(Debug, Default)]
+pub struct MemoryStream {
+    events: std::sync::Mutex<Vec<Event>>,
+    pub down: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryStream {
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Publisher for MemoryStream {
+    async fn publish(&self, events: &[Event]) -> Result<(), DeliveryError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DeliveryError { service: "stream", message: "unavailable".into() });
+        }
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(events);
+        Ok(())
+    }
+}
+
 /// One input item the producer refused: where it was, why, and what it held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refused {

@@ -10,6 +10,7 @@ pub mod archive;
 pub mod aws;
 pub mod batch;
 pub mod csvio;
+pub mod decide;
 pub mod decision;
 pub mod eval;
 pub mod features;

@@ -170,6 +170,10 @@ pub trait FraudModel: Send + Sync {
     fn score(&self, rows: &[Features]) -> Result<Vec<f32>, ModelError>;
     /// The features that pushed `score` up most, strongest first.
     fn explain(&self, features: &Features, score: f32, top: usize) -> Result<Vec<Contribution>, ModelError>;
+    /// What a decision names as its model (the ONNX metadata's version).
+    fn version(&self) -> &str {
+        "none"
+    }
 }
 
 impl FraudModel for Model {
@@ -179,6 +183,10 @@ impl FraudModel for Model {
 
     fn explain(&self, features: &Features, score: f32, top: usize) -> Result<Vec<Contribution>, ModelError> {
         self.explain_row(features, score, top)
+    }
+
+    fn version(&self) -> &str {
+        &self.version
     }
 }
 

@@ -22,7 +22,8 @@ pub fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> T
 /// it is), so they are refused — and a later unit of that customer would find exactly the
 /// version it expects; while `down` is set
 /// every call fails as throttled; with `crash_after` set to k, a commit applies its first
-/// k units and then fails, as a function killed mid-save would leave it.
+/// k units and then fails, as a function killed mid-save would leave it; with `slow` set,
+/// every load takes that long first.
 #[derive(Default)]
 pub struct FaultyStore {
     pub inner: MemoryStateStore,
@@ -30,6 +31,7 @@ pub struct FaultyStore {
     pub down: AtomicBool,
     pub crash_after: std::sync::Mutex<Option<usize>>,
     pub limit: Option<usize>,
+    pub slow: std::sync::Mutex<Option<std::time::Duration>>,
 }
 
 impl FaultyStore {
@@ -48,6 +50,10 @@ impl FaultyStore {
 impl StateStore for FaultyStore {
     async fn load(&self, request: &LoadRequest) -> Result<Snapshot, StoreError> {
         self.check()?;
+        let slow = *self.slow.lock().unwrap();
+        if let Some(delay) = slow {
+            tokio::time::sleep(delay).await;
+        }
         self.inner.load(request).await
     }
 

@@ -30,6 +30,8 @@ pub enum RejectReason {
     FutureTimestamp { field: &'static str, at: DateTime<Utc>, now: DateTime<Utc> },
     #[error("field `fraud`: `{0}` is not a boolean (true/false/1/0)")]
     InvalidFlag(String),
+    #[error("a label, not a transaction: labels go through the producer (`POST /transactions`)")]
+    NotATransaction,
 }
 
 impl RejectReason {
@@ -45,6 +47,7 @@ impl RejectReason {
             Self::InvalidTimestamp { .. } => "INVALID_TIMESTAMP",
             Self::FutureTimestamp { .. } => "FUTURE_TIMESTAMP",
             Self::InvalidFlag(_) => "INVALID_FLAG",
+            Self::NotATransaction => "NOT_A_TRANSACTION",
         }
     }
 }

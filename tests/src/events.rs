@@ -145,3 +145,8 @@ pub fn s3_put(bucket: &str, key: &str, size: usize) -> Value {
 pub fn api_post(body: &str) -> Value {
     vigil_local::e2e::api_request(body)
 }
+
+/// `POST /v1/decisions` as API Gateway hands it to the decision function.
+pub fn decision_post(body: &str) -> Value {
+    vigil_local::e2e::decision_request(body)
+}

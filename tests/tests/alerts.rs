@@ -247,6 +247,8 @@ fn aws_timeouts_and_the_alert_lease_match_the_template() {
     let template = vigil_local::Template::load(&vigil_local::template_path()).unwrap();
     for function in template.of_kind("AWS::Serverless::Function") {
         let timeouts = match vigil_local::Template::binary(&function) {
+            // The scorer binary serving the decision API picks its timeouts by that role.
+            Some("scorer") if function.id == "DecisionFunction" => Timeouts::DECISIONS,
             Some("scorer") => Timeouts::SCORER,
             Some("alerts") => Timeouts::ALERTS,
             Some("producer") => Timeouts::PRODUCER,

@@ -56,6 +56,7 @@ async fn the_drill_finds_every_transaction_counted_once_under_its_faults() {
             drain_timeout: std::time::Duration::from_secs(90),
             ops_endpoint: OPS.to_owned(),
             chaos: None,
+            decide: false,
         },
         seed: 11,
     };

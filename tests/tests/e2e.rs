@@ -50,6 +50,7 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
         drain_timeout: Duration::from_secs(90),
         ops_endpoint: OPS.to_owned(),
         chaos: None,
+        decide: false,
     };
     let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await.expect("run");
 
@@ -146,6 +147,7 @@ async fn a_batch_that_keeps_failing_is_retried_as_configured_then_named_in_the_s
         drain_timeout: Duration::from_secs(60),
         ops_endpoint: OPS.to_owned(),
         chaos: None,
+        decide: false,
     };
     let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await.expect("run");
 

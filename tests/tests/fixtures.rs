@@ -3,6 +3,8 @@
 //! `VIGIL_UPDATE_FIXTURES=1 cargo nextest run -p vigil-tests fixtures` rewrites them.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
+use vigil_shared::aws::lambda::{ScorerHandler, env};
 use vigil_tests::{DROP, events, workspace};
 
 fn fixtures() -> Vec<(&'static str, Value)> {
@@ -21,6 +23,7 @@ fn fixtures() -> Vec<(&'static str, Value)> {
     vec![
         ("scorer-kinesis.json", events::kinesis(&txs)),
         ("scorer-msk.json", events::kafka("vigil-transactions", &txs)),
+        ("scorer-decisions.json", events::decision_post(&txs[1])),
         ("alerts-eventbridge.json", events::eventbridge("Vigil alert MEDIUM", alert)),
         ("producer-api.json", events::api_post(&format!("[{},{}]", txs[0], txs[1]))),
         ("producer-s3.json", events::s3_put(DROP, "incoming/2018-05-01.csv", 180)),
@@ -39,6 +42,9 @@ fn fixtures_are_current_and_read_as_lambda_events() {
         let stored = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(stored, text, "{name} is stale: rerun with VIGIL_UPDATE_FIXTURES=1");
         let parsed = match name.split('-').next() {
+            Some("scorer") if name.contains("decisions") => {
+                serde_json::from_value::<aws_lambda_events::apigw::ApiGatewayV2httpRequest>(value).map(|_| ())
+            }
             Some("scorer") if name.contains("kinesis") => {
                 serde_json::from_value::<aws_lambda_events::kinesis::KinesisEvent>(value).map(|_| ())
             }
@@ -80,7 +86,27 @@ async fn every_fixture_runs_through_its_function() {
     let answer = scorer.handle(text("scorer-kinesis.json")).await.unwrap();
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
     assert!(scorer.handle(text("scorer-msk.json")).await.is_ok());
-    assert!(scorer.handle(text("producer-api.json")).await.is_err(), "not a stream batch");
+    // The stream scorer names no stream to hand decisions to: it serves none.
+    let refused = scorer.handle(text("scorer-decisions.json")).await.unwrap();
+    assert_eq!(refused["statusCode"], 503);
+    let env = BTreeMap::from([
+        (env::TABLE.to_owned(), vigil_tests::TABLE.to_owned()),
+        (env::LAKE_BUCKET.to_owned(), vigil_tests::LAKE.to_owned()),
+        (env::QUARANTINE_BUCKET.to_owned(), vigil_tests::QUARANTINE.to_owned()),
+        (env::EVENT_BUS.to_owned(), vigil_tests::BUS.to_owned()),
+        (env::STREAM.to_owned(), vigil_tests::STREAM.to_owned()),
+    ]);
+    let decider = ScorerHandler::from_vars(&aws.config, &env).await.unwrap();
+    let decided = decider.handle(text("scorer-decisions.json")).await.unwrap();
+    assert_eq!(decided["statusCode"], 200, "{decided}");
+    let body: Value = serde_json::from_str(decided["body"].as_str().unwrap()).unwrap();
+    // Scored by the stream above: the recorded decision, not a second one.
+    assert_eq!(
+        (body["decision_id"].as_str(), body["degraded"].as_bool()),
+        (Some("vigil:tx-1002"), Some(false))
+    );
+    assert_ne!(body["verdict"], "ACCEPT");
+    assert!(scorer.handle(text("alerts-eventbridge.json")).await.is_err(), "not the scorer's");
 
     let alerts: aws_lambda_events::eventbridge::EventBridgeEvent<vigil_shared::Alert> =
         serde_json::from_value(fixture("alerts-eventbridge.json")).unwrap();
@@ -101,5 +127,6 @@ async fn every_fixture_runs_through_its_function() {
         .unwrap();
     let file = producer.handle(fixture("producer-s3.json")).await.unwrap();
     assert_eq!(file["published"], 1);
-    assert_eq!(aws.stream_records().await.len(), 3);
+    // The decision handed off, the API's two, the file's one.
+    assert_eq!(aws.stream_records().await.len(), 4);
 }

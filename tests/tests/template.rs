@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use vigil_local::template::Resource;
 use vigil_local::{LocalStack, Template};
-use vigil_shared::aws::lambda::{AlertsConfig, ProducerConfig, ScorerConfig, Vars};
+use vigil_shared::aws::lambda::{AlertsConfig, DeskConfig, ProducerConfig, ScorerConfig, Vars};
 use vigil_tests::workspace;
 
 fn template() -> Template {
@@ -95,8 +95,14 @@ fn every_function_has_a_failure_destination_and_an_alarm() {
         let invoked_asynchronously = f.properties["Events"].as_object().is_some_and(|events| {
             events.values().any(|e| matches!(e["Type"].as_str(), Some("Schedule" | "S3" | "EventBridgeRule")))
         });
+        // A function behind the HTTP API only is invoked synchronously: its caller gets the
+        // failure (and there is no asynchronous invocation to give a destination).
+        let synchronous_only = f.properties["Events"]
+            .as_object()
+            .is_some_and(|events| events.values().all(|e| e["Type"] == "HttpApi"))
+            && !from_streams;
         assert!(
-            destination.is_some() || (from_streams && !invoked_asynchronously),
+            destination.is_some() || (from_streams && !invoked_asynchronously) || synchronous_only,
             "{}: failed invocations must land somewhere",
             f.id
         );
@@ -254,7 +260,11 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             let env = stack.environment(&f).expect("environment resolves");
             let recorded = Recorded { vars: &env, read: RefCell::default() };
             match Template::binary(&f) {
-                Some("scorer") => drop(ScorerConfig::from_vars(&recorded).expect("scorer configures")),
+                Some("scorer") => {
+                    drop(ScorerConfig::from_vars(&recorded).expect("scorer configures"));
+                    let desk = DeskConfig::from_vars(&recorded).expect("decision API configures");
+                    assert_eq!(desk.is_some(), f.id == "DecisionFunction", "{}: serves decisions", f.id);
+                }
                 Some("alerts") => drop(AlertsConfig::from_vars(&recorded).expect("alerts configures")),
                 Some("producer") => {
                     let config = ProducerConfig::from_vars(&recorded).expect("producer configures");
@@ -268,7 +278,8 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             }
             let read = recorded.read.into_inner();
             // Optional variables are read and may be absent (Kafka when there is no MSK).
-            let optional = ["VIGIL_KAFKA_BROKERS"];
+            // The scorer binary serves decisions only where a stream is named.
+            let optional = ["VIGIL_KAFKA_BROKERS", "VIGIL_STREAM"];
             let unset: Vec<&String> =
                 read.iter().filter(|v| !env.contains_key(*v) && !optional.contains(&v.as_str())).collect();
             assert!(unset.is_empty(), "{}: reads {unset:?}, which the template does not set", f.id);
@@ -277,7 +288,7 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 8);
 }
 
 #[test]
@@ -287,6 +298,7 @@ fn outputs_name_the_stream_api_topics_and_buckets() {
     for name in [
         "StreamName",
         "ApiUrl",
+        "DecisionsUrl",
         "AlertsMediumTopicArn",
         "AlertsHighTopicArn",
         "LakeBucketName",
@@ -342,4 +354,38 @@ fn the_test_harness_names_resources_as_the_local_stack_does() {
     let topic = &stack.resources["AlertsHighTopic"].attributes["TopicName"];
     assert_eq!(*topic, format!("{}high-topic", vigil_tests::TOPIC_PREFIX));
     assert_eq!(stack.parameters["MskTopic"], "vigil-transactions");
+}
+
+#[test]
+fn the_decision_route_is_signed_and_served_by_the_scorer_binary() {
+    let t = template();
+    let f = t.resource("DecisionFunction").expect("a decision function");
+    assert_eq!(Template::binary(&f), Some("scorer"));
+    let route = &f.properties["Events"]["Decide"]["Properties"];
+    assert_eq!((route["Method"].as_str(), route["Path"].as_str()), (Some("POST"), Some("/v1/decisions")));
+    assert_eq!(vigil_shared::aws::lambda::DECISIONS_ROUTE, "POST /v1/decisions");
+    // The route has no authoriser of its own: the API's default, IAM (SigV4), applies.
+    assert!(route["Auth"].is_null());
+    let api = t.resource(target(&route["ApiId"]).expect("on the stack's API")).unwrap();
+    assert_eq!(api.properties["Auth"]["DefaultAuthorizer"], "AWS_IAM");
+    assert_eq!(api.properties["Auth"]["EnableIamAuthorizer"], true);
+    // Warm environments are the operator's choice, none by default.
+    let warm = &f.properties["ProvisionedConcurrencyConfig"]["Fn::If"];
+    assert_eq!(warm[1]["ProvisionedConcurrentExecutions"]["Ref"], "DecisionProvisionedConcurrency");
+    assert_eq!(t.doc["Parameters"]["DecisionProvisionedConcurrency"]["Default"], 0);
+    assert_eq!(t.doc["Parameters"]["DecisionBudgetMs"]["Default"], 150);
+    // The answer never waits on the function's own timeout for long.
+    assert!(f.properties["Timeout"].as_u64().is_some_and(|s| s <= 10));
+    // Its role writes state and the stream, never the lake or the alert bus.
+    let role = t.resource(target(&f.properties["Role"]).unwrap()).unwrap();
+    let mut all = Vec::new();
+    statements(&role.properties, "DecisionRole", &mut all);
+    let actions: BTreeSet<String> = all
+        .iter()
+        .flat_map(|(_, s)| as_list(&s["Action"]))
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert!(actions.contains("kinesis:PutRecords") && actions.contains("dynamodb:BatchGetItem"));
+    assert!(!actions.contains("events:PutEvents"), "alerts are the stream path's");
+    assert!(!actions.iter().any(|a| a.starts_with("s3:") && a != "s3:PutObject"));
 }

@@ -64,6 +64,19 @@ impl Timeouts {
         initial_backoff: Duration::from_millis(100),
     };
 
+    /// Decision API (5 s): the request bounds its own waits (the store budget, 150 ms; the
+    /// stream hand-off, 300 ms) and goes on without the call; these bound what is left in
+    /// flight (a write finishing, the quarantine of a failed hand-off) well inside the
+    /// timeout. Connections are warm after an environment's first request.
+    pub const DECISIONS: Timeouts = Timeouts {
+        function: secs(5),
+        connect: Duration::from_millis(300),
+        attempt: Duration::from_millis(500),
+        operation: Duration::from_millis(1_200),
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+    };
+
     /// Producer (300 s, but its API answers through API Gateway, which gives up after
     /// 30 s): 25 s per call lets the API say 503 itself. An attempt of 10 s covers a 5 MB
     /// PutRecords or a 100 MB quarantine object at 10 MB/s; a stalled file read fails
@@ -101,8 +114,12 @@ impl Timeouts {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, Timeouts); 3] =
-        [("scorer", Timeouts::SCORER), ("alerts", Timeouts::ALERTS), ("producer", Timeouts::PRODUCER)];
+    const ALL: [(&str, Timeouts); 4] = [
+        ("scorer", Timeouts::SCORER),
+        ("alerts", Timeouts::ALERTS),
+        ("producer", Timeouts::PRODUCER),
+        ("decisions", Timeouts::DECISIONS),
+    ];
 
     #[test]
     fn a_call_fails_well_inside_its_function_and_gets_a_retry_first() {

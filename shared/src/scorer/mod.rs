@@ -8,7 +8,7 @@ use crate::features::{FeatureEngine, Features};
 use crate::ids::TransactionId;
 use crate::model::{FraudModel, Model, ModelError};
 use crate::rules::RuleSet;
-use crate::store::{StateStore, StoreError};
+use crate::store::{Snapshot, StateStore, StoreError};
 use crate::wire::Event;
 use chrono::{DateTime, Utc};
 use plan::Planner;
@@ -125,6 +125,25 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
             todo = redo;
         }
         Err(ScoreError::Contended)
+    }
+
+    /// Scores the transactions among `events` on themselves alone, as if their customer and
+    /// terminal had no history, and writes nothing: the decision API's answer when the
+    /// store is too slow to wait for. Labels get no outcome.
+    pub fn score_alone(
+        &self,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Decision>>, ModelError> {
+        let todo: Vec<usize> =
+            (0..events.len()).filter(|&i| matches!(events[i], Event::Transaction(_))).collect();
+        let planner = Planner::new(&self.policy, self.store.unit_limit(), now, Snapshot::default());
+        let plan = planner.plan(events, &todo, &self.model)?;
+        let mut decisions = vec![None; events.len()];
+        for (i, outcome, _) in plan.outcomes {
+            decisions[i] = outcome.decision().cloned();
+        }
+        Ok(decisions)
     }
 }
 

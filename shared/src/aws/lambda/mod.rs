@@ -4,12 +4,17 @@
 //! share (configuration from the environment, errors) is here.
 
 mod alerts;
+mod decisions;
+mod http;
 mod producer;
 mod scorer;
+mod stream;
 
 pub use alerts::{AlertsConfig, AlertsHandler, MAX_ALERT_LEASE};
-pub use producer::{FileSummary, ProducerConfig, ProducerHandler, StreamConfig, StreamPublisher};
+pub use decisions::{DeskConfig, ROUTE as DECISIONS_ROUTE};
+pub use producer::{FileSummary, ProducerConfig, ProducerHandler};
 pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline};
+pub use stream::{StreamConfig, StreamPublisher};
 
 use crate::alert::{DeliveryError, FanOutError};
 use crate::intake::IntakeError;
@@ -40,6 +45,9 @@ pub mod env {
     pub const MAX_FILE_BYTES: &str = "VIGIL_MAX_FILE_BYTES";
     /// Most bytes a gzipped CSV or JSON-lines batch file may inflate to.
     pub const MAX_DECOMPRESSED_BYTES: &str = "VIGIL_MAX_DECOMPRESSED_BYTES";
+    /// Milliseconds the decision API waits on the state store before it answers degraded
+    /// (default 150).
+    pub const DECISION_BUDGET_MS: &str = "VIGIL_DECISION_BUDGET_MS";
 }
 
 #[derive(Debug, thiserror::Error)]

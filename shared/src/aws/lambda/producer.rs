@@ -1,9 +1,9 @@
 //! The producer: REST requests (API Gateway HTTP API) and batch files (S3 ObjectCreated).
 
+use super::http::{self, json_response};
+use super::stream::{StreamConfig, StreamPublisher};
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, default_currency, env, var};
 use crate::alert::DeliveryError;
-use crate::aws::kinesis::KinesisPublisher;
-use crate::aws::msk::{KafkaAuth, KafkaPublisher};
 use crate::aws::s3::{self, S3Quarantine};
 use crate::batch::Quarantine;
 use crate::intake::{self, FileEnd, FileFormat, FileLimits, Intake, IntakeError, Publisher, Refusal};
@@ -11,9 +11,7 @@ use crate::metrics::{MetricsSink, Unit};
 use crate::money::Currency;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
 use aws_lambda_events::s3::S3Event;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::ops::ControlFlow;
@@ -46,35 +44,6 @@ pub struct ProducerHandler<P> {
     pub metrics: MetricsSink,
 }
 
-/// The stream a deployment publishes to: Kinesis, or Kafka (MSK) when brokers are set.
-pub enum StreamPublisher {
-    Kinesis(KinesisPublisher),
-    Kafka(KafkaPublisher),
-}
-
-impl Publisher for StreamPublisher {
-    async fn publish(&self, events: &[crate::wire::Event]) -> Result<(), DeliveryError> {
-        match self {
-            StreamPublisher::Kinesis(p) => p.publish(events).await,
-            StreamPublisher::Kafka(p) => p.publish(events).await,
-        }
-    }
-}
-
-/// Where the producer publishes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamConfig {
-    Kinesis {
-        stream: String,
-    },
-    /// MSK or another Kafka: bootstrap brokers, topic, and whether to use IAM over TLS.
-    Kafka {
-        brokers: Vec<String>,
-        topic: String,
-        iam: bool,
-    },
-}
-
 /// The producer's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerConfig {
@@ -97,23 +66,7 @@ fn bytes(vars: &dyn Vars, name: &'static str, default: u64) -> Result<u64, Confi
 
 impl ProducerConfig {
     pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
-        let stream = match vars.get(env::KAFKA_BROKERS) {
-            Some(brokers) => StreamConfig::Kafka {
-                brokers: brokers.split(',').map(str::trim).map(str::to_owned).collect(),
-                topic: var(vars, env::KAFKA_TOPIC)?,
-                iam: match vars.get(env::KAFKA_AUTH).as_deref() {
-                    Some("iam") | None => true,
-                    Some("plaintext") => false,
-                    Some(other) => {
-                        return Err(ConfigError::Invalid(
-                            env::KAFKA_AUTH,
-                            format!("`{other}`: iam or plaintext"),
-                        ));
-                    }
-                },
-            },
-            None => StreamConfig::Kinesis { stream: var(vars, env::STREAM)? },
-        };
+        let stream = StreamConfig::from_vars(vars)?;
         Ok(Self {
             stream,
             quarantine_bucket: var(vars, env::QUARANTINE_BUCKET)?,
@@ -139,23 +92,7 @@ impl ProducerHandler<StreamPublisher> {
     pub async fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
         let at = ProducerConfig::from_vars(vars)?;
         let s3 = s3::client(config);
-        let publisher = match at.stream {
-            StreamConfig::Kafka { brokers, topic, iam } => {
-                let auth = if iam {
-                    let region = config.region().ok_or(ConfigError::Missing("AWS_REGION"))?;
-                    KafkaAuth::MskIam { region: region.to_string() }
-                } else {
-                    KafkaAuth::Plaintext
-                };
-                let kafka = KafkaPublisher::connect(brokers, &topic, auth)
-                    .await
-                    .map_err(|e| ConfigError::Invalid(env::KAFKA_BROKERS, e.to_string()))?;
-                StreamPublisher::Kafka(kafka)
-            }
-            StreamConfig::Kinesis { stream } => {
-                StreamPublisher::Kinesis(KinesisPublisher::new(aws_sdk_kinesis::Client::new(config), stream))
-            }
-        };
+        let publisher = StreamPublisher::connect(config, at.stream).await?;
         Ok(Self {
             publisher,
             quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
@@ -165,17 +102,6 @@ impl ProducerHandler<StreamPublisher> {
             metrics: MetricsSink::Stdout,
         })
     }
-}
-
-fn json_response(status: i64, body: &impl Serialize) -> ApiGatewayV2httpResponse {
-    let mut response = ApiGatewayV2httpResponse::default();
-    response.status_code = status;
-    response.headers.insert(
-        aws_lambda_events::http::header::CONTENT_TYPE,
-        aws_lambda_events::http::HeaderValue::from_static("application/json"),
-    );
-    response.body = Some(Body::Text(serde_json::to_string(body).unwrap_or_default()));
-    response
 }
 
 /// S3 event keys arrive URL-encoded (`+` for space).
@@ -225,14 +151,9 @@ impl<P: Publisher> ProducerHandler<P> {
         request: ApiGatewayV2httpRequest,
         now: DateTime<Utc>,
     ) -> ApiGatewayV2httpResponse {
-        let body = request.body.unwrap_or_default();
-        let bytes = if request.is_base64_encoded {
-            match base64::engine::general_purpose::STANDARD.decode(&body) {
-                Ok(b) => b,
-                Err(e) => return json_response(400, &serde_json::json!({ "error": e.to_string() })),
-            }
-        } else {
-            body.into_bytes()
+        let bytes = match http::body(request) {
+            Ok(b) => b,
+            Err(e) => return json_response(400, &serde_json::json!({ "error": e })),
         };
         let intake = match intake::from_body(&bytes, self.currency, now) {
             Ok(intake) => intake,

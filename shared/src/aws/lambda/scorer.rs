@@ -1,10 +1,14 @@
 //! The scorer: Kinesis and Kafka (MSK) batches of transactions and labels.
 
+use super::decisions;
+use super::stream::{StreamConfig, StreamPublisher};
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, default_currency, env, var};
+use crate::aws::Timeouts;
 use crate::aws::dynamodb::DynamoStateStore;
 use crate::aws::eventbridge::EventBridgeAlerts;
 use crate::aws::s3::{self, S3Lake, S3Quarantine};
 use crate::batch::{BatchReport, StreamRecord};
+use crate::decide::Desk;
 use crate::metrics::{MetricsSink, Unit};
 use crate::model::Model;
 use crate::money::Currency;
@@ -12,6 +16,7 @@ use crate::pipeline::{Pipeline, Tally};
 use crate::scorer::{Policy, Scorer};
 use crate::sweep::{Swept, sweep_parked_labels};
 use aws_config::SdkConfig;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::kafka::KafkaEvent;
 use aws_lambda_events::kinesis::KinesisEvent;
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -26,6 +31,8 @@ pub type ScorerPipeline = Pipeline<DynamoStateStore, Model, S3Quarantine, S3Lake
 pub struct ScorerHandler {
     pub pipeline: ScorerPipeline,
     pub metrics: MetricsSink,
+    /// The decision API (`POST /v1/decisions`), where the environment names a stream.
+    pub desk: Option<Desk<StreamPublisher>>,
 }
 
 /// The scorer's configuration: the resources it writes to, by name.
@@ -51,18 +58,28 @@ impl ScorerConfig {
 }
 
 impl ScorerHandler {
-    pub fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
-        Self::from_vars(config, &ProcessEnv)
+    /// The AWS timeouts for the role the environment gives this binary: the decision API
+    /// (a stream to hand off to is named) or the stream scorer.
+    pub fn timeouts(vars: &dyn Vars) -> Timeouts {
+        if StreamConfig::is_set(vars) { Timeouts::DECISIONS } else { Timeouts::SCORER }
     }
 
-    pub fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
+    pub async fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
+        Self::from_vars(config, &ProcessEnv).await
+    }
+
+    pub async fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
+        let at = ScorerConfig::from_vars(vars)?;
+        let desk = decisions::desk(config, vars, at.currency).await?;
+        let mut handler = Self::new(
             aws_sdk_dynamodb::Client::new(config),
             s3::client(config),
             aws_sdk_eventbridge::Client::new(config),
-            ScorerConfig::from_vars(vars)?,
+            at,
             Model::embedded()?,
-        ))
+        );
+        handler.desk = desk;
+        Ok(handler)
     }
 
     /// The scorer over these clients (tests give theirs instrumented).
@@ -82,12 +99,13 @@ impl ScorerHandler {
                 currency: at.currency,
             },
             metrics: MetricsSink::Stdout,
+            desk: None,
         }
     }
 
-    /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`), or
-    /// the daily schedule (`detail-type: Scheduled Event`) that reports labels whose
-    /// transaction never came. Takes the event's JSON text: a 10,000-record batch is several
+    /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`), a
+    /// decision request from the HTTP API (`requestContext`), or the daily schedule
+    /// (`detail-type: Scheduled Event`) that reports labels whose transaction never came. Takes the event's JSON text: a 10,000-record batch is several
     /// megabytes, so it is parsed once into the event type and dropped (a
     /// `serde_json::Value` on the way would hold it twice over).
     pub async fn handle(&self, event: Box<RawValue>) -> Result<serde_json::Value, HandlerError> {
@@ -96,6 +114,8 @@ impl ScorerHandler {
             #[serde(rename = "Records")]
             kinesis: Option<serde::de::IgnoredAny>,
             records: Option<serde::de::IgnoredAny>,
+            #[serde(rename = "requestContext")]
+            request: Option<serde::de::IgnoredAny>,
             #[serde(rename = "detail-type")]
             detail_type: Option<String>,
         }
@@ -112,11 +132,16 @@ impl ScorerHandler {
             drop(event);
             self.kafka(batch, now).await?;
             Ok(serde_json::Value::Null)
+        } else if shape.request.is_some() {
+            let request: ApiGatewayV2httpRequest = serde_json::from_str(event.get()).map_err(bad)?;
+            Ok(serde_json::to_value(self.decisions(request, now).await).unwrap_or_default())
         } else if shape.detail_type.as_deref() == Some("Scheduled Event") {
             let swept = self.sweep(now).await?;
             Ok(serde_json::json!({ "unmatched_labels": swept.unmatched }))
         } else {
-            Err(HandlerError::Event("expected a Kinesis or Kafka batch, or the sweep's schedule".into()))
+            Err(HandlerError::Event(
+                "expected a Kinesis or Kafka batch, a decision request, or the sweep's schedule".into(),
+            ))
         }
     }
 
