@@ -32,6 +32,9 @@ pub struct AmlConfig {
     pub alert: f32,
     /// At or above this the transfer is BLOCKed (interdiction).
     pub interdiction: f32,
+    /// Most that shape typologies (fan-in, fan-out, gather-scatter, pass-through, cycle)
+    /// add together; below `alert`, so a shape alerts only with an anomaly in the money.
+    pub shape_cap: f32,
     pub ctr: CtrConfig,
     pub structuring: StructuringConfig,
     pub split_payments: SplitConfig,
@@ -51,6 +54,7 @@ impl Default for AmlConfig {
         Self {
             alert: 0.5,
             interdiction: 0.9,
+            shape_cap: 0.45,
             ctr: CtrConfig::default(),
             structuring: StructuringConfig::default(),
             split_payments: SplitConfig::default(),
@@ -201,8 +205,8 @@ impl Default for CycleConfig {
             carry_min: 0.8,
             carry_max: 1.1,
             amount_tolerance: 0.1,
-            weight: 0.4,
-            matched_weight: 0.6,
+            weight: 0.3,
+            matched_weight: 0.45,
         }
     }
 }
@@ -314,6 +318,7 @@ impl AmlConfig {
             return Err(E::Thresholds { alert: self.alert, interdiction: self.interdiction });
         }
         unit("interdiction", self.interdiction.into())?;
+        unit("shape_cap", self.shape_cap.into())?;
         if self.ctr.threshold <= Decimal::ZERO {
             return Err(E::NotPositive("ctr.threshold"));
         }

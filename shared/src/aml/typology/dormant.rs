@@ -57,7 +57,7 @@ mod tests {
         a.send(&rule, "p", "x", "10", 0);
         assert!(a.send(&rule, "p", "q", "999.99", 90 * D).is_empty(), "not large");
         let hits = a.send(&rule, "p", "q", "1000", 200 * D);
-        assert_eq!(hits.len(), 1, "the small one woke it");
+        assert_eq!(hits.len(), 2, "the small one woke both, now both have been quiet 110 days");
         let mut a = Accounts::default();
         a.send(&rule, "p", "x", "10", 0);
         let hits = a.send(&rule, "p", "q", "1000", 90 * D);

@@ -5,6 +5,7 @@
 use super::{CashCx, Hit, Typology, hours};
 use crate::aml::config::StructuringConfig;
 use crate::aml::event::CashDirection;
+use crate::aml::state::day_of;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 
@@ -30,11 +31,15 @@ impl Typology for Structuring {
                 e.direction == CashDirection::Deposit && e.at > cx.at - secs && e.at <= cx.at
             })
         };
-        let in_band: Vec<Decimal> =
-            deposits(hours(c.window_hours)).map(|e| e.amount).filter(|&a| under(a)).collect();
-        let total: Decimal = in_band.iter().sum();
+        let in_band: Vec<(i64, Decimal)> = deposits(hours(c.window_hours))
+            .filter(|e| under(e.amount))
+            .map(|e| (day_of(e.at), e.amount))
+            .collect();
+        let total: Decimal = in_band.iter().map(|(_, a)| a).sum();
+        // Within one business day the CTR aggregates them anyway: evading it takes several.
+        let days = in_band.iter().map(|(d, _)| d).collect::<std::collections::BTreeSet<_>>().len();
         let account = &cx.cash.account;
-        if in_band.len() >= c.min_deposits as usize && total > self.ctr_threshold {
+        if in_band.len() >= c.min_deposits as usize && days > 1 && total > self.ctr_threshold {
             hits.push(Hit {
                 code: self.code(),
                 subject: account.clone(),
@@ -111,10 +116,18 @@ mod tests {
     }
 
     #[test]
+    fn deposits_on_one_business_day_are_the_ctrs_business() {
+        let mut s = AccountState::default();
+        deposit(&mut s, "6000", 0);
+        assert!(deposit(&mut s, "4500.50", 24 * H - 1).is_empty());
+        assert_eq!(deposit(&mut s, "3000", 24 * H).len(), 1, "the next UTC day");
+    }
+
+    #[test]
     fn exactly_the_threshold_or_outside_the_window_is_not_structuring() {
         let mut s = AccountState::default();
         deposit(&mut s, "6000", 0);
-        assert!(deposit(&mut s, "4000", 10 * H).is_empty(), "10,000 is not over 10,000");
+        assert!(deposit(&mut s, "4000", 30 * H).is_empty(), "10,000 is not over 10,000");
         let mut s = AccountState::default();
         deposit(&mut s, "6000", 0);
         assert!(deposit(&mut s, "5000", 72 * H).is_empty(), "the first left the 72 h window");
@@ -127,10 +140,10 @@ mod tests {
     fn repeated_amounts_just_below_the_threshold() {
         let mut s = AccountState::default();
         assert!(deposit(&mut s, "9500", 0).is_empty());
-        // 9,500 and 9,600 three days apart: each pair in 72 h exceeds 10,000 anyway.
+        // Each more than 72 h after the previous one: no two add up within the window.
         let mut s = AccountState::default();
-        deposit(&mut s, "9500", 0);
-        deposit(&mut s, "9400", 4 * D);
+        assert!(deposit(&mut s, "9500", 0).is_empty());
+        assert!(deposit(&mut s, "9400", 84 * H).is_empty());
         let hits = deposit(&mut s, "9900", 7 * D - 1);
         assert_eq!(hits.len(), 1);
         assert!(hits[0].detail.starts_with("3 cash deposits just below 10000"), "{}", hits[0].detail);
