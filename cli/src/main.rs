@@ -1,6 +1,8 @@
 //! `vigil`: replay history through the scoring core, export features for training,
 //! evaluate, generate data, and run the demo.
 
+mod aml;
+mod aml_generate;
 mod demo;
 mod drill;
 mod evaluate;
@@ -34,6 +36,11 @@ enum Command {
         /// Events per scorer batch (as a Kinesis batch would deliver them).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+    },
+    /// AML transaction monitoring over account flows (transfers): replay and score.
+    Aml {
+        #[command(subcommand)]
+        command: aml::AmlCommand,
     },
     /// Export the engine's features per transaction (the training set: see infra/model).
     Features {
@@ -136,6 +143,7 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Replay { input, model, batch } => replay::replay(&input, model.as_deref(), batch),
+        Command::Aml { command } => aml::run(command),
         Command::Features { input } => replay::features(&input),
         Command::Labels { transactions, delay_days, out } => replay::labels(&transactions, delay_days, &out),
         Command::Eval { transactions, scores, test_from, test_days, top_k } => {

@@ -87,8 +87,20 @@ id_newtype!(
     /// The point of sale (merchant terminal) that took the payment.
     TerminalId
 );
+id_newtype!(
+    /// A bank account (IBAN or internal number): the unit AML monitoring keeps state for.
+    AccountId
+);
 
 impl fmt::Display for TransactionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Shown whole: compliance alerts must name every account of a pattern, and go only to the
+/// compliance audience.
+impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

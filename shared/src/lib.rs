@@ -5,6 +5,7 @@
 //! batch by the [`Scorer`].
 
 pub mod alert;
+pub mod aml;
 pub mod archive;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -35,7 +36,7 @@ mod test_support;
 pub use alert::{Alert, Severity};
 pub use decision::{Decision, Reason, Thresholds, Verdict};
 pub use features::{FEATURE_NAMES, FeatureEngine, Features};
-pub use ids::{CustomerId, TerminalId, TransactionId};
+pub use ids::{AccountId, CustomerId, TerminalId, TransactionId};
 pub use label::{LABEL_DELAY_DAYS, LabelEvent};
 pub use model::{FraudModel, Model, ModelError, NoModel};
 pub use money::{Amount, Currency};
