@@ -1,5 +1,5 @@
 //! `vigil`: replay history through the scoring core, export features for training,
-//! evaluate, generate data, and run the demo.
+//! evaluate, generate data, run the demo, and screen names against sanctions lists.
 
 mod aml;
 mod aml_generate;
@@ -10,6 +10,8 @@ mod files;
 mod generate;
 mod local;
 mod replay;
+mod sanctions;
+mod variants;
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -125,6 +127,9 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Sanctions screening: compare names, screen names against OFAC/UN lists, measure.
+    #[command(subcommand)]
+    Sanctions(sanctions::Sanctions),
     /// Create template.yaml's resources on a local AWS (moto) and print each function's
     /// environment as shell exports, for `cargo lambda watch` and `cargo lambda invoke`.
     Stack {
@@ -170,5 +175,6 @@ fn main() -> Result<()> {
             drill::run(&spec, &drill::Drill { transactions, seed })
         }
         Command::Stack { endpoint } => local::stack(&endpoint),
+        Command::Sanctions(command) => sanctions::run(command),
     }
 }

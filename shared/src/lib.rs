@@ -24,6 +24,7 @@ pub mod money;
 pub mod pipeline;
 pub mod replay;
 pub mod rules;
+pub mod sanctions;
 pub mod scorer;
 pub mod store;
 pub mod sweep;
