@@ -415,6 +415,18 @@ mod tests {
         assert_eq!(s.best("Hermann Trading", Some(Schema::Company)).unwrap().entry_id(), "ofac:10002");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn screening_any_name_never_panics_and_scores_within_bounds(name in "\\PC{0,80}", schema in 0..7usize) {
+            let s = screener();
+            let schema = [None, Some(Schema::Person), Some(Schema::Company), Some(Schema::Organization),
+                Some(Schema::LegalEntity), Some(Schema::Vessel), Some(Schema::Aircraft)][schema];
+            if let Some(hit) = s.best(&name, schema) {
+                proptest::prop_assert!((0.0..=1.0).contains(&hit.score));
+            }
+        }
+    }
+
     #[test]
     fn a_weak_alias_counts_less_than_a_name() {
         let s = screener();
