@@ -295,7 +295,11 @@ fn measure_lists(screener: &Screener, samples: usize, seed: u64, verbose: bool) 
         100.0 * best_right as f64 / n,
         100.0 * hit_right as f64 / n
     );
-    let common = variants::common_names(samples, seed);
+    // A generated name that is listed as it is (`Mohammed Khan`) is no false hit.
+    let common: Vec<_> = variants::common_names(samples, seed)
+        .into_iter()
+        .filter(|(name, schema)| screener.best(name, *schema).is_none_or(|h| h.score < 0.999))
+        .collect();
     let mut hits = 0;
     for (name, schema) in &common {
         if let Some(hit) = screener.screen(name, *schema) {
@@ -311,7 +315,7 @@ fn measure_lists(screener: &Screener, samples: usize, seed: u64, verbose: bool) 
         }
     }
     println!(
-        "common names on no list: {} ; hits {:.2} %",
+        "common names on no list (those listed verbatim left out): {} ; hits {:.2} %",
         common.len(),
         100.0 * hits as f64 / common.len().max(1) as f64
     );

@@ -463,19 +463,17 @@ pub struct Perturbed {
     pub how: &'static str,
 }
 
-/// `n` primary names of random entries, each perturbed one way: a typo, another word
+/// `n` primary names of random OFAC entries (the SDN list), each perturbed one way: a typo, another word
 /// order, a dropped middle word, an initial, case and punctuation, a legal form
 /// changed, or accents added. Half carry their schema, half none.
 pub fn perturbed_listed(lists: &SanctionsLists, n: usize, seed: u64) -> Vec<Perturbed> {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
     let mut out = Vec::with_capacity(n);
-    if lists.entries.is_empty() {
-        return out;
-    }
+    let sdn: Vec<_> = lists.entries.iter().filter(|e| e.id.starts_with("ofac:")).collect();
     let mut tries = 0;
     while out.len() < n && tries < n * 20 {
         tries += 1;
-        let Some(entry) = lists.entries.choose(&mut rng) else { break };
+        let Some(entry) = sdn.choose(&mut rng) else { break };
         let Some(primary) = entry.names.first() else { continue };
         let original = primary.name.clone();
         // In the order one would write it: `LAST, First` undone.

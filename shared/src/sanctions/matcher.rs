@@ -18,7 +18,7 @@ use super::normalise::{PreparedName, Token, TokenKind, normalise};
 pub const DEFAULT_THRESHOLD: f64 = 0.82;
 
 /// Token pairs less similar than this are not aligned (they count as unmatched).
-const MIN_PAIR: f64 = 0.80;
+const MIN_PAIR: f64 = 0.84;
 /// Cost of a token present on one side only, per unit of weight, when the match rests on
 /// enough (two distinctive tokens)…
 const EXTRA_COST_SUPPORTED: f64 = 0.3;
@@ -36,10 +36,16 @@ pub fn compare_prepared(a: &PreparedName, b: &PreparedName) -> f64 {
         return 0.0;
     }
     let aligned = align(&a.tokens, &b.tokens);
-    if a.tokens.len() != b.tokens.len() && !a.compact.is_empty() && !b.compact.is_empty() {
+    let score = if a.tokens.len() != b.tokens.len() && !a.compact.is_empty() && !b.compact.is_empty() {
         aligned.max(0.98 * compact_similarity(&a.compact, &b.compact))
     } else {
         aligned
+    };
+    // Legal forms only break ties between otherwise equal names.
+    match (&a.legal_form, &b.legal_form) {
+        (Some(x), Some(y)) if x != y => score * 0.99,
+        (Some(_), None) | (None, Some(_)) => score * 0.995,
+        _ => score,
     }
 }
 
@@ -97,6 +103,11 @@ fn align(a: &[Token], b: &[Token]) -> f64 {
 }
 
 /// Similarity of two tokens in [0, 1].
+///
+/// Jaro-Winkler alone is lenient with short names and shared prefixes (`Mary`/`Mark`,
+/// `Sechin`/`Sechko` score ~0.9) and harsh on a letter dropped early (`Nkamura`), so it
+/// is averaged with an edit-distance similarity; a shared phonetic key then lifts
+/// transliteration variants (`Usama`/`Osama`, `Mohammed`/`Muhammad`) that are close.
 pub(crate) fn token_similarity(a: &Token, b: &Token) -> f64 {
     if a.text == b.text {
         return 1.0;
@@ -111,23 +122,60 @@ pub(crate) fn token_similarity(a: &Token, b: &Token) -> f64 {
         }
         _ => {}
     }
-    fn formal(t: &Token) -> &str {
-        t.canonical.unwrap_or(&t.text)
+    if a.canonical.is_some() || b.canonical.is_some() {
+        fn formal(t: &Token) -> &str {
+            t.canonical.unwrap_or(&t.text)
+        }
+        // `Sasha` → `alexander`, close enough to `Aleksandr`.
+        if jaro_winkler(formal(a), formal(b)) >= 0.85 {
+            return 0.93;
+        }
     }
-    if formal(a) == formal(b) {
-        return 0.95;
+    let same_sound = a.key == b.key && a.key.len() >= 3;
+    let mut jw = jaro_winkler(&a.text, &b.text);
+    let vowel = |c: Option<u8>| matches!(c, Some(b'a' | b'e' | b'i' | b'o' | b'u' | b'y'));
+    if first(a) != first(b) && !same_sound && !(vowel(first(a)) && vowel(first(b))) {
+        jw *= 0.9;
     }
-    let mut s = jaro_winkler(&a.text, &b.text);
-    let (la, lb) = (a.text.len() as f64, b.text.len() as f64);
-    let ratio = la.min(lb) / la.max(lb);
-    if ratio < 0.9 {
-        s *= 1.0 - (1.0 - ratio) * 0.3;
+    // Unrelated words (most pairs the screener sees): neither the average below nor
+    // the edit similarity of a long word can reach MIN_PAIR, so skip the edit distance.
+    if !same_sound && jw < 0.6 {
+        return jw.min(MIN_PAIR - 0.01);
     }
-    let same_sound = a.key == b.key && a.key.len() >= 2;
-    if first(a) != first(b) && !same_sound {
-        s *= 0.9;
+    let edit = edit_similarity(&a.text, &b.text);
+    // In a long word one edit is a typo, however much it upsets Jaro-Winkler (`Nkamura`).
+    let long = a.text.len().min(b.text.len()) >= 6;
+    let s = if long { ((jw + edit) / 2.0).max(edit) } else { (jw + edit) / 2.0 };
+    if same_sound && s >= 0.72 { s.max(0.88) } else { s }
+}
+
+/// 1 − optimal-string-alignment distance (a swap of neighbours is one edit) / longer
+/// length. Tokens past 63 bytes are compared on their first 63.
+fn edit_similarity(a: &str, b: &str) -> f64 {
+    let (a, b) = (&a.as_bytes()[..a.len().min(63)], &b.as_bytes()[..b.len().min(63)]);
+    let longest = a.len().max(b.len());
+    if longest == 0 {
+        return 1.0;
     }
-    if same_sound { s.max(0.92) } else { s }
+    // Three rows of the distance matrix (two back for transpositions), in bytes: this
+    // runs for every token pair the screener compares.
+    let mut rows = [[0u8; 64]; 3];
+    for (j, cell) in rows[0].iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j as u8;
+    }
+    for i in 1..=a.len() {
+        let (cur, prev, prev2) = (i % 3, (i + 2) % 3, (i + 1) % 3);
+        rows[cur][0] = i as u8;
+        for j in 1..=b.len() {
+            let cost = u8::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[prev][j] + 1).min(rows[cur][j - 1] + 1).min(rows[prev][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[prev2][j - 2] + 1);
+            }
+            rows[cur][j] = d;
+        }
+    }
+    1.0 - f64::from(rows[a.len() % 3][b.len()]) / longest as f64
 }
 
 /// Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters, boost above 0.7), as
@@ -147,8 +195,8 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     for (i, &x) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = b.len().min(i + range + 1);
-        for j in lo..hi {
-            if flags_b & (1 << j) == 0 && b[j] == x {
+        for (j, &y) in b.iter().enumerate().take(hi).skip(lo) {
+            if flags_b & (1 << j) == 0 && y == x {
                 flags_a |= 1 << i;
                 flags_b |= 1 << j;
                 matches += 1;
@@ -245,6 +293,27 @@ mod tests {
     }
 
     #[test]
+    fn edit_similarity_counts_a_swap_as_one_edit() {
+        assert_eq!(edit_similarity("nasrallah", "nasrallha"), 1.0 - 1.0 / 9.0);
+        assert_eq!(edit_similarity("abc", "abc"), 1.0);
+        assert_eq!(edit_similarity("", "abc"), 0.0);
+        assert_eq!(edit_similarity("kitten", "sitting"), 1.0 - 3.0 / 7.0);
+    }
+
+    #[test]
+    fn near_miss_given_names_are_not_aligned() {
+        let t = |s: &str| normalise(s, Some(Schema::Person)).tokens.remove(0);
+        for (a, b) in [("mary", "mark"), ("john", "joan"), ("peter", "petra"), ("sechin", "sechko")] {
+            assert!(token_similarity(&t(a), &t(b)) < MIN_PAIR, "{a} / {b}");
+        }
+        for (a, b) in
+            [("usama", "osama"), ("mohammed", "muhammad"), ("vladmir", "vladimir"), ("sasha", "aleksandr")]
+        {
+            assert!(token_similarity(&t(a), &t(b)) >= MIN_PAIR, "{a} / {b}");
+        }
+    }
+
+    #[test]
     fn identical_names_score_one_and_empty_names_zero() {
         assert_eq!(person("Usama bin Laden", "USAMA BIN LADEN"), 1.0);
         assert_eq!(person("", "Usama"), 0.0);
@@ -278,8 +347,9 @@ mod tests {
 
     #[test]
     fn company_suffixes_do_not_matter() {
-        assert_eq!(company("Rosoboronexport OOO", "ROSOBORONEXPORT"), 1.0);
-        assert_eq!(company("Acme Trading LLC", "ACME TRADING LIMITED"), 1.0);
+        assert!(company("Rosoboronexport OOO", "ROSOBORONEXPORT") > 0.99);
+        assert!(company("Acme Trading LLC", "ACME TRADING LIMITED") > 0.98);
+        assert_eq!(company("Acme Trading Ltd", "ACME TRADING LIMITED"), 1.0);
         assert!(is_match(company("Banco Nacional de Cuba S.A.", "BANCO NACIONAL DE CUBA")));
     }
 
@@ -302,6 +372,33 @@ mod tests {
     fn numbers_only_match_themselves() {
         assert!(!is_match(compare("Ocean Star 7", "Ocean Star 8", Some(Schema::Vessel))));
         assert_eq!(compare("Ocean Star 7", "OCEAN STAR 7", Some(Schema::Vessel)), 1.0);
+    }
+
+    /// The hand-labelled variant set (transliterations, word order, initials, typos,
+    /// dropped middle names, nicknames, suffixes; near misses and same-surname negatives).
+    #[test]
+    fn the_labelled_variant_set_scores_an_f1_above_0_9() {
+        let fixture = include_str!("../../tests/fixtures/sanctions_pairs.csv");
+        let (mut tp, mut fp, mut fn_) = (0.0, 0.0, 0.0);
+        for line in fixture.lines().skip(1) {
+            // Quoted names hold commas: split from the right, then unquote.
+            let mut fields: Vec<&str> = line.rsplitn(4, ',').collect();
+            fields.reverse();
+            let [names, schema, label, _category] = fields[..] else { panic!("bad fixture line {line}") };
+            let (a, b) = match names.strip_prefix('"') {
+                Some(rest) => rest.split_once("\",").unwrap(),
+                None => names.split_once(',').unwrap(),
+            };
+            let predicted = is_match(compare(a, b, schema.parse().ok()));
+            match (label == "1", predicted) {
+                (true, true) => tp += 1.0,
+                (false, true) => fp += 1.0,
+                (true, false) => fn_ += 1.0,
+                (false, false) => {}
+            }
+        }
+        let f1 = 2.0 * tp / (2.0 * tp + fp + fn_);
+        assert!(f1 >= 0.9, "F1 {f1} (tp {tp}, fp {fp}, fn {fn_})");
     }
 
     #[test]

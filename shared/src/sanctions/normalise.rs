@@ -45,6 +45,9 @@ pub struct PreparedName {
     /// The tokens joined without spaces: catches split or merged words (`Al Qaida` /
     /// `Alqaida`, `Xi Jin Ping` / `Xi Jinping`).
     pub compact: Box<str>,
+    /// The legal form the name had (`ltd`, `gmbh`): not matched, but it tells `NEW ANSARI
+    /// LTD` from `NEW ANSARI COMPANY` when all else is equal.
+    pub legal_form: Option<Box<str>>,
 }
 
 impl PreparedName {
@@ -60,12 +63,30 @@ pub fn normalise(raw: &str, schema: Option<Schema>) -> PreparedName {
     let ascii = deunicode::deunicode(reordered.as_deref().unwrap_or(raw));
     let person = schema == Some(Schema::Person);
     let mut words = split_words(&ascii, person);
-    drop_noise(&mut words, schema);
+    if !person {
+        join_letters(&mut words);
+    }
+    let legal_form = drop_noise(&mut words, schema);
     words.truncate(MAX_TOKENS);
     let tokens: Vec<Token> = words.into_iter().map(token).collect();
-    let compact =
-        tokens.iter().filter(|t| t.kind != TokenKind::Initial).map(|t| &*t.text).collect::<String>();
-    PreparedName { tokens, compact: compact.into() }
+    let compact = tokens.iter().map(|t| &*t.text).collect::<String>();
+    PreparedName { tokens, compact: compact.into(), legal_form }
+}
+
+/// Joins runs of single letters outside person names: `s a de c v` (punctuation lost
+/// upstream) is `sa de cv`, `C M F` an acronym.
+fn join_letters(words: &mut Vec<String>) {
+    let mut joined: Vec<String> = Vec::with_capacity(words.len());
+    let mut previous_single = false;
+    for w in words.drain(..) {
+        let single = w.len() == 1 && w.bytes().all(|b| b.is_ascii_alphabetic());
+        match joined.last_mut() {
+            Some(last) if single && previous_single => last.push_str(&w),
+            _ => joined.push(w),
+        }
+        previous_single = single;
+    }
+    *words = joined;
 }
 
 fn bounded(raw: &str) -> &str {
@@ -118,10 +139,11 @@ fn split_words(ascii: &str, person: bool) -> Vec<String> {
 }
 
 /// Removes words that say nothing about who is named: legal forms and connectives of
-/// organisations (a trailing `S.A. de C.V.` whole), titles of persons. A name is never
-/// emptied by it.
-fn drop_noise(words: &mut Vec<String>, schema: Option<Schema>) {
-    let organisation = schema.is_none_or(Schema::is_organisation);
+/// organisations (a trailing `S.A. de C.V.` whole) and of vessels named after their
+/// owners, titles of persons. A name is never emptied by it. Returns the legal form
+/// removed last, in one spelling (`limited` → `ltd`), which only breaks ties.
+fn drop_noise(words: &mut Vec<String>, schema: Option<Schema>) -> Option<Box<str>> {
+    let organisation = schema != Some(Schema::Person);
     let person = schema.is_none_or(|s| s == Schema::Person);
     let noise = |w: &str| {
         (organisation && LEGAL_FORMS.contains(&w))
@@ -129,18 +151,57 @@ fn drop_noise(words: &mut Vec<String>, schema: Option<Schema>) {
             || (person && TITLES.contains(&w))
     };
     if words.iter().all(|w| noise(w)) {
-        return;
+        return None;
     }
+    let mut legal_form = None;
     if organisation {
         // `de` and `y` join the parts of Spanish and French legal forms.
         while words.len() > 1
             && words.last().is_some_and(|w| LEGAL_FORMS.contains(&w.as_str()) || w == "de" || w == "y")
         {
-            words.pop();
+            let w = words.pop().unwrap_or_default();
+            if legal_form.is_none() && LEGAL_FORMS.contains(&w.as_str()) {
+                legal_form = Some(canonical_legal_form(&w).into());
+            }
+        }
+        if legal_form.is_none() {
+            legal_form = words
+                .iter()
+                .find(|w| LEGAL_FORMS.contains(&w.as_str()))
+                .map(|w| canonical_legal_form(w).into());
         }
     }
     words.retain(|w| !noise(w));
+    if organisation {
+        for w in words.iter_mut() {
+            if let Some(&(_, canonical)) = ORG_SYNONYMS.iter().find(|(v, _)| v == w) {
+                *w = canonical.to_owned();
+            }
+        }
+    }
+    legal_form
 }
+
+fn canonical_legal_form(w: &str) -> &str {
+    match w {
+        "limited" => "ltd",
+        "incorporated" => "inc",
+        "corporation" => "corp",
+        "company" => "co",
+        w => w,
+    }
+}
+
+/// Spellings of one organisation word.
+const ORG_SYNONYMS: &[(&str, &str)] = &[
+    ("airlines", "air"),
+    ("airline", "air"),
+    ("airways", "air"),
+    ("intl", "international"),
+    ("internacional", "international"),
+    ("organisation", "organization"),
+    ("centre", "center"),
+];
 
 fn token(text: String) -> Token {
     let kind = if text.bytes().all(|b| b.is_ascii_digit()) {
@@ -188,7 +249,8 @@ pub fn phonetic_key(token: &str) -> String {
             (b't', Some(b'h')) => (b't', 2),
             (b'd', Some(b'h')) => (b'd', 2),
             (b's' | b'c', Some(b'h')) => (b's', 2),
-            (b'z', Some(b'h')) => (b'j', 2),
+            // Russian ж: `zh` in English, `sch`/`j` in German and French.
+            (b'z', Some(b'h')) => (b's', 2),
             (b'd', Some(b'j')) => (b'j', 2),
             (b'c', Some(b'k')) => (b'k', 2),
             (b'c', Some(b'e' | b'i' | b'y')) => (b's', 1),
@@ -220,7 +282,9 @@ fn push_code(out: &mut Vec<u8>, code: u8) {
 
 /// The formal name for a common nickname or diminutive.
 fn nickname(token: &str) -> Option<&'static str> {
-    NICKNAMES.iter().find(|(nick, _)| *nick == token).map(|&(_, formal)| formal)
+    static BY_NICK: std::sync::LazyLock<rustc_hash::FxHashMap<&str, &str>> =
+        std::sync::LazyLock::new(|| NICKNAMES.iter().copied().collect());
+    BY_NICK.get(token).copied()
 }
 
 /// Legal forms of organisations, as single normalised tokens (`S.A. de C.V.` → `sa de cv`).
@@ -643,6 +707,10 @@ mod tests {
         assert_eq!(texts("Rosoboronexport OOO", Some(Schema::Company)), ["rosoboronexport"]);
         assert_eq!(texts("Siemens GmbH", Some(Schema::LegalEntity)), ["siemens"]);
         assert_eq!(texts("ACME L.L.C.", None), ["acme"]);
+        assert_eq!(texts("patraca s a de c v", Some(Schema::Company)), ["patraca"]);
+        assert_eq!(texts("C M F Internacional", Some(Schema::Company)), ["cmf", "international"]);
+        assert_eq!(normalise("New Ansari Limited", None).legal_form.as_deref(), Some("ltd"));
+        assert_eq!(normalise("New Ansari Co.", None).legal_form.as_deref(), Some("co"));
         assert_eq!(
             texts("Banco Nacional de Cuba S.A.", Some(Schema::Organization)),
             ["banco", "nacional", "de", "cuba"]
@@ -657,7 +725,7 @@ mod tests {
         assert_eq!(texts("J.R. Smith", Some(Schema::Person)), ["j", "r", "smith"]);
         let n = normalise("J. Smith", Some(Schema::Person));
         assert_eq!(n.tokens[0].kind, TokenKind::Initial);
-        assert_eq!(&*n.compact, "smith");
+        assert_eq!(&*n.compact, "jsmith");
     }
 
     #[test]

@@ -211,6 +211,20 @@ mod tests {
         assert!(matches!(parse(&odd_type, ALT), Err(ListError::Row { line: 3, .. })));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(sdn in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+                                       alt in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = Ofac::new(&sdn[..], &alt[..]).parse();
+        }
+
+        #[test]
+        fn mangled_rows_never_panic(cut in 0..SDN.len(), junk in "[\"\\n,a-z0-9 -]{0,30}") {
+            let mangled = format!("{}{junk}{}", &SDN[..cut], &SDN[cut..]);
+            let _ = parse(&mangled, ALT);
+        }
+    }
+
     #[test]
     fn latin1_names_are_read_not_refused() {
         let sdn = b"1,\"JOS\xc9 P\xc9REZ\",\"individual\",\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ";

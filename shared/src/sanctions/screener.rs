@@ -1,25 +1,31 @@
 //! Screening a name against all loaded lists.
 //!
 //! Every listed name is normalised once, at load, and indexed by its tokens, their
-//! phonetic keys and its spaceless form. A query looks up its own tokens, ranks the
-//! names it reaches by how much rare evidence they share (particles and common names
-//! count little), and fully compares only the best [`CANDIDATES`]: a screening costs
+//! phonetic keys, their one-letter deletions (so a typo still finds its name, as in
+//! SymSpell) and its spaceless form. A query looks up its own tokens, ranks the names it
+//! reaches by how much rare evidence they share (particles and common names count
+//! little), and fully compares only the best [`CANDIDATES`]: a screening costs
 //! microseconds whatever the lists' size.
+//!
+//! A query of unknown schema is normalised as a person, an organisation and a vessel,
+//! and each listed name is compared with the form of its own schema: `MS-13` is not
+//! read as `Ms. 13`, nor `Hua Pao` as a Russian company.
 
 use super::Schema;
 use super::list::{Entry, ListVersion, SanctionsLists};
 use super::matcher::{DEFAULT_THRESHOLD, compare_prepared};
-use super::normalise::{PreparedName, TokenKind, normalise};
+use super::normalise::{PreparedName, Token, TokenKind, normalise};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
+use std::hash::{Hash, Hasher};
 
 /// Names fully compared per screening, the most promising first.
-pub const CANDIDATES: usize = 48;
+pub const CANDIDATES: usize = 32;
 /// A match on a weak alias counts this much of one on a name.
 const WEAK_ALIAS: f64 = 0.95;
 /// Postings longer than this (a particle such as `al`) are not walked when the query
 /// has other tokens: they would only add noise.
-const MAX_POSTINGS: usize = 3_000;
+const MAX_POSTINGS: usize = 2_000;
 
 /// The best listed name for a query.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,14 +62,92 @@ struct IndexedName {
 pub struct Screener {
     lists: SanctionsLists,
     names: Vec<IndexedName>,
-    postings: FxHashMap<Box<str>, Vec<u32>>,
+    postings: FxHashMap<u64, Vec<u32>>,
     threshold: f64,
+}
+
+/// What a posting is keyed by. Keys are hashed: a collision only adds a candidate.
+#[derive(Hash, Clone, Copy)]
+enum Key<'a> {
+    Token(&'a str),
+    Sound(&'a str),
+    /// A token, or the token less one letter (tokens of four letters or more).
+    Deletion(&'a str),
+    Compact(&'a str),
+}
+
+impl Key<'_> {
+    fn hash(self) -> u64 {
+        let mut h = rustc_hash::FxHasher::default();
+        Hash::hash(&self, &mut h);
+        h.finish()
+    }
+}
+
+/// Calls `each` with `token` and, when it has four letters or more, each way of
+/// deleting one of them.
+fn deletions(token: &str, mut each: impl FnMut(&str)) {
+    each(token);
+    let b = token.as_bytes();
+    if b.len() < 4 || b.len() > 40 {
+        return;
+    }
+    let mut buf = [0u8; 40];
+    for i in 0..b.len() {
+        if i > 0 && b[i] == b[i - 1] {
+            continue; // deleting either of a double letter gives the same string
+        }
+        buf[..i].copy_from_slice(&b[..i]);
+        buf[i..b.len() - 1].copy_from_slice(&b[i + 1..]);
+        if let Ok(deleted) = std::str::from_utf8(&buf[..b.len() - 1]) {
+            each(deleted);
+        }
+    }
+}
+
+/// Schemata normalise alike within each class: persons, organisations, the rest.
+fn class(schema: Schema) -> usize {
+    match schema {
+        Schema::Person => 0,
+        s if s.is_organisation() => 1,
+        _ => 2,
+    }
+}
+
+const CLASS_SCHEMA: [Schema; 3] = [Schema::Person, Schema::LegalEntity, Schema::Vessel];
+
+/// A query normalised once per schema class it may be compared under.
+struct Query {
+    forms: [Option<PreparedName>; 3],
+}
+
+impl Query {
+    fn new(name: &str, schema: Option<Schema>) -> Self {
+        let forms = match schema {
+            Some(s) => {
+                let mut forms = [None, None, None];
+                forms[class(s)] = Some(normalise(name, Some(s)));
+                forms
+            }
+            None => CLASS_SCHEMA.map(|s| Some(normalise(name, Some(s)))),
+        };
+        Self { forms }
+    }
+
+    /// The form to compare with a name of `schema`.
+    fn form(&self, schema: Schema) -> Option<&PreparedName> {
+        self.forms[class(schema)].as_ref().or_else(|| self.forms.iter().flatten().next())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.forms.iter().flatten().all(PreparedName::is_empty)
+    }
 }
 
 impl Screener {
     pub fn new(lists: SanctionsLists) -> Self {
         let mut names = Vec::with_capacity(lists.names());
-        let mut postings: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+        let mut postings: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
         for (e, entry) in lists.entries.iter().enumerate() {
             for (n, listed) in entry.names.iter().enumerate() {
                 let prepared = normalise(&listed.name, Some(entry.schema));
@@ -71,17 +155,18 @@ impl Screener {
                     continue;
                 }
                 let at = names.len() as u32;
-                let mut post = |key: String| {
-                    let list = postings.entry(key.into_boxed_str()).or_default();
+                let mut post = |key: Key<'_>| {
+                    let list = postings.entry(key.hash()).or_default();
                     if list.last() != Some(&at) {
                         list.push(at);
                     }
                 };
                 for t in prepared.tokens.iter().filter(|t| t.kind != TokenKind::Initial) {
-                    post(t.text.to_string());
-                    post(format!("~{}", t.key));
+                    post(Key::Token(&t.text));
+                    post(Key::Sound(&t.key));
+                    deletions(&t.text, |d| post(Key::Deletion(d)));
                 }
-                post(format!("={}", prepared.compact));
+                post(Key::Compact(&prepared.compact));
                 names.push(IndexedName { entry: e as u32, name: n as u32, prepared });
             }
         }
@@ -114,7 +199,7 @@ impl Screener {
     /// The best-scoring listed name whatever its score; `None` when no listed name
     /// shares anything with `name`.
     pub fn best(&self, name: &str, schema: Option<Schema>) -> Option<Hit<'_>> {
-        let query = normalise(name, schema);
+        let query = Query::new(name, schema);
         if query.is_empty() {
             return None;
         }
@@ -124,7 +209,8 @@ impl Screener {
             for &i in candidates {
                 let indexed = &self.names[i as usize];
                 let entry = &self.lists.entries[indexed.entry as usize];
-                let mut score = compare_prepared(&query, &indexed.prepared)
+                let Some(form) = query.form(entry.schema) else { continue };
+                let mut score = compare_prepared(form, &indexed.prepared)
                     * Schema::compatibility(schema, Some(entry.schema));
                 if entry.names[indexed.name as usize].weak {
                     score *= WEAK_ALIAS;
@@ -151,18 +237,23 @@ impl Screener {
     }
 
     /// The indexed names most worth comparing with `query`, at most [`CANDIDATES`].
-    fn candidates<'s>(&self, query: &PreparedName, scratch: &'s mut Scratch) -> &'s [u32] {
+    fn candidates<'s>(&self, query: &Query, scratch: &'s mut Scratch) -> &'s [u32] {
         scratch.start(self.names.len());
         let total = self.names.len().max(1) as f32;
         let idf = |len: usize| (total / len.max(1) as f32).ln().max(0.1);
-        let lookups = query.tokens.iter().filter(|t| t.kind != TokenKind::Initial).count();
-        let mut key = String::with_capacity(32);
-        for t in query.tokens.iter().filter(|t| t.kind != TokenKind::Initial) {
-            key.clear();
-            key.push('~');
-            key.push_str(&t.key);
-            let by_key = self.postings.get(key.as_str()).filter(|l| lookups == 1 || l.len() <= MAX_POSTINGS);
-            let by_text = self.postings.get(&*t.text).filter(|l| lookups == 1 || l.len() <= MAX_POSTINGS);
+        // The query's distinct tokens over its forms.
+        let mut tokens: Vec<&Token> = Vec::with_capacity(8);
+        for t in query.forms.iter().flatten().flat_map(|f| &f.tokens) {
+            if t.kind != TokenKind::Initial && !tokens.iter().any(|u| u.text == t.text) {
+                tokens.push(t);
+            }
+        }
+        let lookups = tokens.len();
+        let postings =
+            |key: Key<'_>| self.postings.get(&key.hash()).filter(|l| lookups == 1 || l.len() <= MAX_POSTINGS);
+        for t in tokens {
+            let by_key = postings(Key::Sound(&t.key));
+            let by_text = postings(Key::Token(&t.text));
             // A name with the same text has the same key: text adds what the key did not.
             let sound = by_key.map_or(0.0, |l| 0.8 * t.weight * idf(l.len()));
             let exact = by_text.map_or(0.0, |l| t.weight * idf(l.len()));
@@ -172,12 +263,25 @@ impl Screener {
             for &i in by_text.into_iter().flatten() {
                 scratch.add(i, (exact - sound).max(0.0));
             }
+            // A token the lists do not hold may be a typo: names one edit away are found
+            // through shared deletions, each counted once per token.
+            if self.postings.contains_key(&Key::Token(&t.text).hash()) {
+                continue;
+            }
+            scratch.next_token();
+            deletions(&t.text, |d| {
+                if let Some(list) = postings(Key::Deletion(d)) {
+                    let typo = 0.6 * t.weight * idf(list.len());
+                    for &i in list {
+                        scratch.add_once(i, typo);
+                    }
+                }
+            });
         }
-        key.clear();
-        key.push('=');
-        key.push_str(&query.compact);
-        for &i in self.postings.get(key.as_str()).into_iter().flatten() {
-            scratch.add(i, 100.0);
+        for form in query.forms.iter().flatten() {
+            for &i in self.postings.get(&Key::Compact(&form.compact).hash()).into_iter().flatten() {
+                scratch.add(i, 100.0);
+            }
         }
         scratch.best(CANDIDATES)
     }
@@ -195,6 +299,9 @@ struct Scratch {
     seen: Vec<u32>,
     score: Vec<f32>,
     touched: Vec<u32>,
+    /// Per name, the last query token ([`Scratch::token`]) that credited it a typo.
+    typo_of: Vec<u32>,
+    token: u32,
 }
 
 impl Scratch {
@@ -202,6 +309,7 @@ impl Scratch {
         if self.seen.len() < names {
             self.seen.resize(names, 0);
             self.score.resize(names, 0.0);
+            self.typo_of.resize(names, 0);
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
@@ -209,6 +317,22 @@ impl Scratch {
             self.generation = 1;
         }
         self.touched.clear();
+    }
+
+    fn next_token(&mut self) {
+        self.token = self.token.wrapping_add(1);
+        if self.token == 0 {
+            self.typo_of.fill(0);
+            self.token = 1;
+        }
+    }
+
+    /// Like [`Scratch::add`], at most once per name for the current token.
+    fn add_once(&mut self, i: u32, amount: f32) {
+        if self.typo_of[i as usize] != self.token {
+            self.typo_of[i as usize] = self.token;
+            self.add(i, amount);
+        }
     }
 
     fn add(&mut self, i: u32, amount: f32) {
@@ -289,6 +413,18 @@ mod tests {
         let person = s.best("Hermann", Some(Schema::Person)).unwrap();
         assert!(person.score < 0.8, "{}", person.score);
         assert_eq!(s.best("Hermann Trading", Some(Schema::Company)).unwrap().entry_id(), "ofac:10002");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn screening_any_name_never_panics_and_scores_within_bounds(name in "\\PC{0,80}", schema in 0..7usize) {
+            let s = screener();
+            let schema = [None, Some(Schema::Person), Some(Schema::Company), Some(Schema::Organization),
+                Some(Schema::LegalEntity), Some(Schema::Vessel), Some(Schema::Aircraft)][schema];
+            if let Some(hit) = s.best(&name, schema) {
+                proptest::prop_assert!((0.0..=1.0).contains(&hit.score));
+            }
+        }
     }
 
     #[test]

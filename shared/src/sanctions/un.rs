@@ -304,6 +304,19 @@ mod tests {
         assert_eq!(names, ["BUTEMBO AIRLINES & CO", "BAL", "BAL AIR"]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(xml in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = parse(&xml);
+        }
+
+        #[test]
+        fn mangled_xml_never_panics(cut in 0..XML.len(), junk in "[<>/&;#a-zA-Z0-9 ]{0,20}") {
+            let (head, tail) = XML.split_at(XML.floor_char_boundary(cut));
+            let _ = parse(format!("{head}{junk}{tail}").as_bytes());
+        }
+    }
+
     #[test]
     fn gzip_is_read_too() {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
