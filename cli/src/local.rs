@@ -206,7 +206,7 @@ fn print_report(r: &Report) {
     if !r.decision_latencies.is_empty() {
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e3);
         println!(
-            "  decision API: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} degraded)",
+            "decision API: {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} degraded)",
             r.decision_latencies.len(),
             ms(r.decision_percentile(0.50)),
             ms(r.decision_percentile(0.99)),

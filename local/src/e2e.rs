@@ -134,6 +134,12 @@ impl Report {
     }
 }
 
+/// A request body: the payloads (JSON texts) as one array.
+fn json_array(payloads: &[&String]) -> String {
+    let items: Vec<&str> = payloads.iter().map(|p| p.as_str()).collect();
+    format!("[{}]", items.join(","))
+}
+
 /// The value at `p` (0–1) of `sorted`, nearest rank.
 fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
     let n = sorted.len();
@@ -287,7 +293,7 @@ pub async fn run(
             chunk.iter().partition(|p| options.decide && !is_label(p));
         if !to_decide.is_empty() {
             let decider = decider.as_ref().ok_or_else(|| RunError::Setup("no decision function".into()))?;
-            let body = format!("[{}]", to_decide.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","));
+            let body = json_array(&to_decide);
             let asked = Instant::now();
             let response = decider.function.invoke(decision_request(&body)).await.map_err(RunError::Aws)?;
             let now = Instant::now();
@@ -313,7 +319,7 @@ pub async fn run(
             }
         }
         if !to_produce.is_empty() {
-            let body = format!("[{}]", to_produce.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","));
+            let body = json_array(&to_produce);
             let response = producer.function.invoke(api_request(&body)).await.map_err(RunError::Aws)?;
             let now = Instant::now();
             let answer: Value =

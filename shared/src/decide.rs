@@ -92,7 +92,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn error(status: u16, code: &str, reason: String) -> Self {
+    /// A request refused whole: `{"error": {"code", "reason"}}`.
+    pub fn error(status: u16, code: &str, reason: String) -> Self {
         let body = json!({ "error": { "code": code, "reason": reason } });
         Answer { status, body, decided: 0, degraded: 0, rejected: 0, handoff_failed: 0 }
     }

@@ -245,11 +245,14 @@ async fn a_stalled_aws_call_fails_within_the_functions_operation_timeout() {
 #[test]
 fn aws_timeouts_and_the_alert_lease_match_the_template() {
     let template = vigil_local::Template::load(&vigil_local::template_path()).unwrap();
+    let stack = vigil_local::LocalStack::planned(template.clone(), "vigil", &Default::default())
+        .expect("the template resolves");
     for function in template.of_kind("AWS::Serverless::Function") {
         let timeouts = match vigil_local::Template::binary(&function) {
-            // The scorer binary serving the decision API picks its timeouts by that role.
-            Some("scorer") if function.id == "DecisionFunction" => Timeouts::DECISIONS,
-            Some("scorer") => Timeouts::SCORER,
+            // The scorer binary picks its timeouts by the role its environment gives it.
+            Some("scorer") => {
+                vigil_shared::aws::lambda::ScorerHandler::timeouts(&stack.environment(&function).unwrap())
+            }
             Some("alerts") => Timeouts::ALERTS,
             Some("producer") => Timeouts::PRODUCER,
             other => panic!("{}: unknown binary {other:?}", function.id),

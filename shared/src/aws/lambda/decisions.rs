@@ -4,13 +4,12 @@
 use super::http::{self, json_response};
 use super::stream::{StreamConfig, StreamPublisher};
 use super::{ConfigError, ScorerHandler, Vars, env};
-use crate::decide::{Budget, Desk};
+use crate::decide::{Answer, Budget, Desk};
 use crate::metrics::Unit;
 use crate::money::Currency;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// The route, as API Gateway names it in `routeKey`.
@@ -56,8 +55,9 @@ pub async fn desk(
     Ok(Some(Desk { stream, budget: at.budget, currency }))
 }
 
-fn refusal(status: i64, code: &str, reason: &str) -> ApiGatewayV2httpResponse {
-    json_response(status, &json!({ "error": { "code": code, "reason": reason } }))
+fn refusal(status: u16, code: &str, reason: &str) -> ApiGatewayV2httpResponse {
+    let answer = Answer::error(status, code, reason.to_owned());
+    json_response(i64::from(answer.status), &answer.body)
 }
 
 impl ScorerHandler {
