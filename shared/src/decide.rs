@@ -35,13 +35,15 @@ pub struct Budget {
     pub state: Duration,
     /// Handing the transactions to the stream: past it, they go to the quarantine for replay
     /// (the answer waits for the hand-off: a Lambda environment is frozen once it answers,
-    /// so a request still in flight then might never be sent).
+    /// so a request still in flight then might never be sent). A second, not less: a cold
+    /// environment's first PutRecords opens its connection, and one over budget costs an
+    /// operator a replay, where a slower answer once per environment costs nothing.
     pub handoff: Duration,
 }
 
 impl Default for Budget {
     fn default() -> Self {
-        Self { state: Duration::from_millis(150), handoff: Duration::from_millis(300) }
+        Self { state: Duration::from_millis(150), handoff: Duration::from_millis(1_000) }
     }
 }
 

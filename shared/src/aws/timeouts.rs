@@ -65,7 +65,7 @@ impl Timeouts {
     };
 
     /// Decision API (5 s): the request bounds its own waits (the store budget, 150 ms; the
-    /// stream hand-off, 300 ms) and goes on without the call; these bound what is left in
+    /// stream hand-off, 1 s) and goes on without the call; these bound what is left in
     /// flight (a write finishing, the quarantine of a failed hand-off) well inside the
     /// timeout. Connections are warm after an environment's first request.
     pub const DECISIONS: Timeouts = Timeouts {
