@@ -10,7 +10,9 @@ pub mod archive;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod batch;
+pub mod compliance;
 pub mod csvio;
+pub mod customer;
 pub mod decide;
 pub mod decision;
 pub mod eval;

@@ -473,7 +473,7 @@ impl Expected {
                     *e.customers.entry(format!("c#{}", tx.customer.as_str())).or_default() += 1;
                     *e.terminals.entry(format!("t#{}", tx.terminal.as_str())).or_default() += 1;
                 }
-                Ok(vigil_shared::Event::Label(_)) => e.valid += 1,
+                Ok(_) => e.valid += 1,
                 Err(_) => e.invalid += 1,
             }
         }
