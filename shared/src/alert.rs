@@ -68,7 +68,7 @@ pub enum About {
     FraudOps { customer_masked: String, terminal: TerminalId, amount: Amount, currency: Currency },
     /// A transfer, cash movement or customer profile.
     Compliance {
-        /// `transfer`, `cash_deposit`, `cash_withdrawal` or `customer`.
+        /// `transfer`, `cash_deposit`, `cash_withdrawal` or `customer profile`.
         channel: String,
         /// The account the alert is about first, then every account of the pattern.
         accounts: Vec<AccountId>,

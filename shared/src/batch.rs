@@ -109,7 +109,7 @@ impl BatchReport {
     /// Transfers and cash movements with what monitoring found (repeats included).
     pub fn flows(&self) -> impl Iterator<Item = (&Flow, &Finding)> {
         self.scored.iter().filter_map(|s| match (&s.event, &s.outcome) {
-            (Event::Flow(f), Outcome::Monitored { finding, .. }) => Some((f, finding)),
+            (Event::Flow(f), Outcome::Monitored { finding, .. }) => Some((f, &**finding)),
             _ => None,
         })
     }
@@ -117,7 +117,7 @@ impl BatchReport {
     /// Every finding of a monitored event: transfers, cash and profiles.
     fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.scored.iter().filter_map(|s| match &s.outcome {
-            Outcome::Monitored { finding, .. } => Some(finding),
+            Outcome::Monitored { finding, .. } => Some(&**finding),
             _ => None,
         })
     }

@@ -130,7 +130,7 @@ impl Compliance {
             verdict: Verdict::Accept,
             reasons: Vec::new(),
         };
-        let context = Context { channel: "customer", at: profile.updated_at, amount: None };
+        let context = Context { channel: "customer profile", at: profile.updated_at, amount: None };
         let mut finding = self.combine(quiet, &[], screened, profile.accounts.first(), &context);
         if let Some(About::Compliance { customer_masked, accounts, .. }) =
             finding.alerts.first_mut().map(|a| &mut a.about)

@@ -375,7 +375,8 @@ impl Aws {
         };
         let model = vigil_shared::Model::embedded().expect("shipped model");
         let (dynamodb, s3, eventbridge) = (self.dynamodb.clone(), self.s3.clone(), self.eventbridge.clone());
-        vigil_shared::aws::lambda::ScorerHandler::new(dynamodb, s3, eventbridge, at, model)
+        let policy = vigil_shared::Policy::default();
+        vigil_shared::aws::lambda::ScorerHandler::new(dynamodb, s3, eventbridge, at, model, policy)
     }
 
     /// The alert bus, with a rule copying every Vigil event to a queue; the queue's URL.
@@ -492,14 +493,16 @@ pub fn init_logs() {
 pub struct Topics {
     pub medium: String,
     pub high: String,
+    pub compliance: String,
     pub medium_inbox: String,
     pub high_inbox: String,
+    pub compliance_inbox: String,
 }
 
 impl Aws {
     pub async fn topics(&self) -> Topics {
         let mut arns = Vec::new();
-        for severity in ["medium", "high"] {
+        for severity in ["medium", "high", "compliance"] {
             let topic =
                 self.sns.create_topic().name(format!("{TOPIC_PREFIX}{severity}-topic")).send().await.unwrap();
             let topic = topic.topic_arn.unwrap();
@@ -507,9 +510,10 @@ impl Aws {
             self.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
             arns.push((topic, url));
         }
+        let (compliance, compliance_inbox) = arns.pop().unwrap();
         let (high, high_inbox) = arns.pop().unwrap();
         let (medium, medium_inbox) = arns.pop().unwrap();
-        Topics { medium, high, medium_inbox, high_inbox }
+        Topics { medium, high, compliance, medium_inbox, high_inbox, compliance_inbox }
     }
 
     pub fn alerts(&self, topics: &Topics) -> vigil_shared::aws::lambda::AlertsHandler {
@@ -519,7 +523,8 @@ impl Aws {
                 self.sns.clone(),
                 &topics.medium,
                 &topics.high,
-            ),
+            )
+            .with_compliance(&topics.compliance),
             metrics: vigil_shared::metrics::MetricsSink::Stdout,
         }
     }

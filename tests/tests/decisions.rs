@@ -61,6 +61,7 @@ async fn decided_transactions_are_counted_once_by_the_stream_and_reach_the_lake_
         rate: None,
         drain_timeout: Duration::from_secs(90),
         ops_endpoint: OPS.to_owned(),
+        compliance_endpoint: None,
         chaos: None,
         decide: true,
     };

@@ -55,6 +55,7 @@ async fn the_drill_finds_every_transaction_counted_once_under_its_faults() {
             rate: Some(drill::RATE),
             drain_timeout: std::time::Duration::from_secs(90),
             ops_endpoint: OPS.to_owned(),
+            compliance_endpoint: None,
             chaos: None,
             decide: false,
         },

@@ -49,6 +49,7 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
         rate: None,
         drain_timeout: Duration::from_secs(90),
         ops_endpoint: OPS.to_owned(),
+        compliance_endpoint: None,
         chaos: None,
         decide: false,
     };
@@ -146,6 +147,7 @@ async fn a_batch_that_keeps_failing_is_retried_as_configured_then_named_in_the_s
         rate: None,
         drain_timeout: Duration::from_secs(60),
         ops_endpoint: OPS.to_owned(),
+        compliance_endpoint: None,
         chaos: None,
         decide: false,
     };

@@ -34,7 +34,7 @@ pub enum Outcome {
     LabelParked { transaction_id: TransactionId },
     /// A transfer, cash movement or customer profile, judged by AML monitoring and
     /// screening; `repeat` when it was judged before (its recorded finding, no state moved).
-    Monitored { finding: Finding, repeat: bool },
+    Monitored { finding: Box<Finding>, repeat: bool },
 }
 
 impl Outcome {

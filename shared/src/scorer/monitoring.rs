@@ -203,7 +203,7 @@ fn a_customer_profile_is_screened_and_its_accounts_learn_their_owner() {
     let f = finding(&out[0]);
     assert_ne!(f.decision.verdict, Verdict::Accept);
     let About::Compliance { accounts, customer_masked, channel, .. } = &f.alerts[0].about else { panic!() };
-    assert_eq!((channel.as_str(), accounts.len()), ("customer", 2));
+    assert_eq!((channel.as_str(), accounts.len()), ("customer profile", 2));
     assert_eq!(customer_masked.as_deref(), Some("****t-9"));
     let owner = s.store().account(&acct("x2")).unwrap().profile.owner;
     assert_eq!(owner.map(|o| o.as_str().to_owned()).as_deref(), Some("cust-9"));
@@ -234,7 +234,7 @@ fn a_label_ahead_of_its_transfer_waits_and_joins_it() {
     let s = scorer();
     let label =
         event(r#"{"type":"label","transaction_id":"f2","fraud":true,"known_at":"2024-05-09T00:00:00Z"}"#);
-    let out = block_on(s.process(&[label.clone()], now())).unwrap();
+    let out = block_on(s.process(std::slice::from_ref(&label), now())).unwrap();
     assert!(matches!(out[0], Outcome::LabelParked { .. }));
     let mut events = vec![label];
     events.extend(fan_in());

@@ -128,6 +128,13 @@ enum Draft {
     RelabelMonitored { id: TransactionId, expected: u64, record: MonitoredRecord },
 }
 
+/// A transfer, cash movement or profile: first seen (the version its record must find, a
+/// label that came ahead of it), or a repeat with its outcome.
+enum Sight {
+    First(u64, Option<Label>),
+    Repeat(Slot, Option<usize>),
+}
+
 enum Slot {
     Done(Outcome),
     New(usize),
@@ -504,8 +511,8 @@ impl<'a> Planner<'a> {
     fn flow(&mut self, flow: &'a Flow) -> (Slot, Option<usize>) {
         let id = flow.event.id();
         let (expected, label) = match self.first_sight(id) {
-            Ok(first) => first,
-            Err(repeat) => return repeat,
+            Sight::First(expected, label) => (expected, label),
+            Sight::Repeat(slot, unit) => return (slot, unit),
         };
         let compliance = &self.policy.compliance;
         let (finding, touched, days) = match &flow.event {
@@ -538,8 +545,8 @@ impl<'a> Planner<'a> {
     /// A customer profile: screened, and each listed account learns its owner.
     fn profile(&mut self, profile: &'a CustomerProfile) -> (Slot, Option<usize>) {
         let expected = match self.first_sight(&profile.id) {
-            Ok((expected, _)) => expected,
-            Err(repeat) => return repeat,
+            Sight::First(expected, _) => expected,
+            Sight::Repeat(slot, unit) => return (slot, unit),
         };
         for account in &profile.accounts {
             let state = &mut self.accounts.entry(account.clone()).or_default().state;
@@ -553,27 +560,27 @@ impl<'a> Planner<'a> {
 
     /// For an event not seen before, the version its record must find and a label that
     /// came ahead of it; for a repeat (stored, or earlier in this batch), its outcome.
-    fn first_sight(&mut self, id: &TransactionId) -> Result<(u64, Option<Label>), (Slot, Option<usize>)> {
+    fn first_sight(&mut self, id: &TransactionId) -> Sight {
         if let Some(&u) = self.monitored.get(id)
             && let Draft::Monitored { record, .. } = &self.drafts[u]
         {
-            return Err((
-                Slot::Done(Outcome::Monitored { finding: record.finding.clone(), repeat: true }),
+            return Sight::Repeat(
+                Slot::Done(Outcome::Monitored { finding: Box::new(record.finding.clone()), repeat: true }),
                 Some(u),
-            ));
+            );
         }
         if let Some(&p) = self.new_ids.get(id) {
-            return Err((Slot::SameAs(p), Some(self.pending[p].unit)));
+            return Sight::Repeat(Slot::SameAs(p), Some(self.pending[p].unit));
         }
         let stored = match self.records.get(id).map(|r| (r.version, &r.state)) {
             Some((_, RecordState::Monitored(r))) => {
-                return Err((
-                    Slot::Done(Outcome::Monitored { finding: r.finding.clone(), repeat: true }),
+                return Sight::Repeat(
+                    Slot::Done(Outcome::Monitored { finding: Box::new(r.finding.clone()), repeat: true }),
                     None,
-                ));
+                );
             }
             Some((_, RecordState::Decided(r))) => {
-                return Err((Slot::Done(Outcome::Duplicate(r.decision.clone())), None));
+                return Sight::Repeat(Slot::Done(Outcome::Duplicate(r.decision.clone())), None);
             }
             Some((version, RecordState::Parked(p))) => (version, Some(p.label)),
             None => (0, None),
@@ -587,9 +594,9 @@ impl<'a> Planner<'a> {
         {
             self.labelled.remove(id);
             self.moved.insert(u, self.drafts.len());
-            return Ok((expected, Some(parked.label)));
+            return Sight::First(expected, Some(parked.label));
         }
-        Ok(stored)
+        Sight::First(stored.0, stored.1)
     }
 
     /// Records the monitored event's unit: its record, and the states it touched as they
@@ -615,7 +622,7 @@ impl<'a> Planner<'a> {
             cash_days.push((key.clone(), entry.clone()));
             entry.version += 1;
         }
-        let outcome = Outcome::Monitored { finding: record.finding.clone(), repeat: false };
+        let outcome = Outcome::Monitored { finding: Box::new(record.finding.clone()), repeat: false };
         self.drafts.push(Draft::Monitored { id: id.clone(), expected, record, accounts, cash_days });
         let u = self.drafts.len() - 1;
         self.monitored.insert(id.clone(), u);
