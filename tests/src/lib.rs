@@ -482,6 +482,21 @@ impl Expected {
     }
 }
 
+/// The stack `vigil` from template.yaml on `moto`, with these template parameters.
+pub async fn template_stack(
+    moto: &Moto,
+    parameters: &[(&str, &str)],
+) -> (SdkConfig, vigil_local::LocalStack) {
+    let config = moto.config().await;
+    let template = vigil_local::Template::load(&vigil_local::template_path()).expect("template.yaml");
+    let parameters: BTreeMap<String, String> =
+        parameters.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let stack = vigil_local::LocalStack::create(&config, template, "vigil", &parameters)
+        .await
+        .expect("stack from template.yaml");
+    (config, stack)
+}
+
 /// Logs to the test's output (shown for failing tests), warnings and up unless RUST_LOG says otherwise.
 pub fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());

@@ -3,10 +3,9 @@
 //! transfers, cash and customer profiles through the producer, compliance alerts on the
 //! compliance topic only, CTR filings and channels in the lake.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
+use vigil_local::LocalStack;
 use vigil_local::e2e::{self, Options};
-use vigil_local::{LocalStack, Template};
 use vigil_shared::aws::lists::{self, ListObjects};
 use vigil_tests::{Moto, events, init_logs};
 
@@ -16,15 +15,8 @@ const SDN: &[u8] = include_bytes!("../../infra/sanctions/demo/sdn.csv");
 const ALT: &[u8] = include_bytes!("../../infra/sanctions/demo/alt.csv");
 
 async fn stack(moto: &Moto) -> (aws_config::SdkConfig, LocalStack) {
-    let config = moto.config().await;
-    let template = Template::load(&vigil_local::template_path()).unwrap();
-    let parameters = BTreeMap::from([
-        ("AlertEmail".to_owned(), OPS.to_owned()),
-        ("ComplianceEmail".to_owned(), COMPLIANCE.to_owned()),
-        ("AlertLeaseSeconds".to_owned(), "2".to_owned()),
-    ]);
-    let stack = LocalStack::create(&config, template, "vigil", &parameters).await.expect("stack");
-    (config, stack)
+    let parameters = [("AlertEmail", OPS), ("ComplianceEmail", COMPLIANCE), ("AlertLeaseSeconds", "2")];
+    vigil_tests::template_stack(moto, &parameters).await
 }
 
 /// Six payers who usually pay a shop pay one collector within a day; a transfer to a

@@ -7,8 +7,8 @@
 use super::{Intake, IntakeError};
 use crate::batch::Quarantined;
 use crate::csvio::{
-    self, CsvFile, FLOW_COLUMNS, FLOW_OPTIONAL, FileError, LABEL_COLUMNS, Limit, LimitExceeded, MAX_ROW_BYTES,
-    TRANSACTION_COLUMNS,
+    self, CsvFile, FLOW_COLUMNS, FLOW_OPTIONAL, FileError, LABEL_COLUMNS, Limit, LimitExceeded,
+    MAX_ROW_BYTES, TRANSACTION_COLUMNS,
 };
 use crate::money::Currency;
 use crate::transaction::RejectReason;
@@ -289,7 +289,10 @@ fn csv<F: FnMut(Intake) -> ControlFlow<()>>(
         // None of the kinds: the transactions error names what is missing.
         Err(missing) => match file.select(&LABEL_COLUMNS, &[]) {
             Ok(()) => Kind::Labels,
-            Err(_) => file.select(&FLOW_COLUMNS, &FLOW_OPTIONAL).map(|()| Kind::Flows).map_err(|_| failure(missing))?,
+            Err(_) => file
+                .select(&FLOW_COLUMNS, &FLOW_OPTIONAL)
+                .map(|()| Kind::Flows)
+                .map_err(|_| failure(missing))?,
         },
     };
     let mut stopped = Ok(());
