@@ -16,7 +16,8 @@ pub mod typology;
 pub use alert::{AmlAlert, Audience, CashOwner, CtrFiling};
 pub use config::{
     AmlConfig, AmlConfigError, CtrConfig, CycleConfig, DormantConfig, FanConfig, GatherScatterConfig,
-    GeographyConfig, PassThroughConfig, SplitConfig, StructuringConfig, UnusualConfig, VelocityConfig,
+    GeographyConfig, PassThroughConfig, SplitConfig, StructuringConfig, TokenPaymentConfig, UnusualConfig,
+    VelocityConfig,
 };
 pub use engine::{AmlEngine, AmlError, AmlMonitor, AmlOutcome};
 pub use event::{
