@@ -9,6 +9,7 @@ pub mod aml;
 pub mod archive;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod backup;
 pub mod batch;
 pub mod csvio;
 pub mod decide;
