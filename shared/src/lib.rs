@@ -9,6 +9,8 @@ pub mod aml;
 pub mod archive;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
+pub mod azure;
 pub mod backup;
 pub mod batch;
 pub mod csvio;
