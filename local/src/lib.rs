@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod azurite;
+pub mod backup_drill;
 pub mod chaos;
 pub mod drill;
 pub mod e2e;
