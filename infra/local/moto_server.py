@@ -1,6 +1,6 @@
 """moto's server, handling one request at a time.
 
-Four moto (5.x) shortcomings that real DynamoDB and S3 do not have, worked around here so
+Five moto (5.x) shortcomings that real DynamoDB and S3 do not have, worked around here so
 the tests exercise Vigil rather than wait on its stand-in:
 
 - TransactWriteItems deep-copies the table (for its rollback) while other requests change
@@ -16,6 +16,9 @@ the tests exercise Vigil rather than wait on its stand-in:
 - Its CopyObject into an Object Lock bucket asks for `Content-MD5` (or the SDK's checksum
   header) as a PutObject there must carry: a copy has no body to hash, and S3 asks for
   none. The backup copier's copies get the header moto looks for (`_copy_needs_no_md5`).
+- Its CompleteMultipartUpload answer is rooted at `CompleteMultipartUploadResponse`, where
+  S3 (and the Rust SDK, which refuses anything else) has `CompleteMultipartUploadResult`
+  (`_complete_multipart_root`).
 
 Same arguments as `moto_server` (-H host, -p port).
 """
@@ -249,6 +252,18 @@ def _copy_needs_no_md5(environ):
         environ.setdefault("HTTP_X_AMZ_SDK_CHECKSUM_ALGORITHM", environ.get("HTTP_X_AMZ_CHECKSUM_ALGORITHM", "SHA256"))
 
 
+def _complete_multipart_root(environ, headers, body):
+    """Renames the root of a CompleteMultipartUpload answer to S3's; fixes its length."""
+    if environ.get("REQUEST_METHOD") != "POST" or "uploadId" not in environ.get("QUERY_STRING", ""):
+        return headers, body
+    text = b"".join(body)
+    if b"<CompleteMultipartUploadResponse" not in text:
+        return headers, body
+    text = text.replace(b"CompleteMultipartUploadResponse", b"CompleteMultipartUploadResult")
+    headers = [(k, str(len(text)) if k.lower() == "content-length" else v) for k, v in headers]
+    return headers, [text]
+
+
 def main() -> None:
     dynamodb_models.DynamoDBBackend.transact_write_items = _transact_rolling_back_items
     dynamodb_models.DynamoDBBackend.update_item = _update_simply
@@ -287,6 +302,7 @@ def main() -> None:
             # Materialise the body under the lock: it may be generated lazily.
             body = list(app(environ, lambda status, headers, exc_info=None: answer.append((status, headers))))
         status, headers = answer[-1]
+        headers, body = _complete_multipart_root(environ, headers, body)
         if rule and rule["fault"] == "slow":
             time.sleep(rule.get("ms", 1000) / 1000)
         if rule and rule["fault"] == "error_after":
