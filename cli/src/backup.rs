@@ -41,7 +41,10 @@ pub fn run(command: BackupCommand) -> Result<()> {
     let started = Instant::now();
     runtime()?.block_on(async {
         let config = moto::config(&endpoint).await;
-        println!("Vigil backup drill: moto at {endpoint}, Azurite at {}; creating the stack from template.yaml…", azurite.endpoint);
+        println!(
+            "Vigil backup drill: moto at {endpoint}, Azurite at {}; creating the stack from template.yaml…",
+            azurite.endpoint
+        );
         let stack = create_stack(&config).await?;
         println!("Writing the lake: {} events through the pipeline…", payloads.len());
         let options = e2e::Options {
@@ -54,7 +57,8 @@ pub fn run(command: BackupCommand) -> Result<()> {
         };
         let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await?;
         println!("  {} accepted, {} scored", report.accepted, report.scored);
-        let outcome = backup_drill::run(&config, &stack, &azurite.endpoint).await.map_err(anyhow::Error::msg)?;
+        let outcome =
+            backup_drill::run(&config, &stack, &azurite.endpoint).await.map_err(anyhow::Error::msg)?;
         print_report(&outcome, started.elapsed());
         println!("{}", outcome.summary());
         if !outcome.passed() {
@@ -65,15 +69,25 @@ pub fn run(command: BackupCommand) -> Result<()> {
 }
 
 fn print_report(o: &Outcome, took: Duration) {
-    println!("\nBacked up: {} lake object versions, {} copied from their events; a redelivered event {}; the reconciliation then copied {}",
-        o.objects, o.copied, if o.redelivered_no_op { "changed nothing" } else { "COPIED AGAIN" }, o.reconcile_copied);
-    println!("  S3 copies locked {} until {}; deleting a locked version: {}", o.lock_mode,
+    println!(
+        "\nBacked up: {} lake object versions, {} copied from their events; a redelivered event {}; the reconciliation then copied {}",
+        o.objects,
+        o.copied,
+        if o.redelivered_no_op { "changed nothing" } else { "COPIED AGAIN" },
+        o.reconcile_copied
+    );
+    println!(
+        "  S3 copies locked {} until {}; deleting a locked version: {}",
+        o.lock_mode,
         o.retain_until.map(|d| d.to_rfc3339()).unwrap_or_default(),
-        if o.locked_delete_refused { "refused" } else { "ALLOWED" });
+        if o.locked_delete_refused { "refused" } else { "ALLOWED" }
+    );
     println!("Injected: {}", list(&o.injected));
     println!("Verify found: {}", list(&o.found));
-    println!("Restore from the locked S3 versions: {}/{} identical; from Azure: {}/{} (the two injected differ)",
-        o.identical, o.restored, o.azure_restore_identical, o.restored);
+    println!(
+        "Restore from the locked S3 versions: {}/{} identical; from Azure: {}/{} (the two injected differ)",
+        o.identical, o.restored, o.azure_restore_identical, o.restored
+    );
     println!("{:.1} s in all\n", took.as_secs_f64());
 }
 

@@ -9,7 +9,8 @@ use vigil_shared::azure::AzureCredentials;
 
 /// Azurite's well-known development account and key.
 pub const ACCOUNT: &str = "devstoreaccount1";
-pub const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// `azurite-blob` from `VIGIL_AZURITE`, the repo's tools, or PATH.
 fn binary() -> PathBuf {

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use vigil_shared::aws::lambda::BackupHandler;
 use vigil_shared::azure::AzureBlob;
-use vigil_shared::backup::{BackupTarget, Entry, FindingKind, Manifest, RestoreRequest, Sha256Hex, TargetKind, VerifyMode};
+use vigil_shared::backup::{
+    BackupTarget, Entry, FindingKind, Manifest, RestoreRequest, Sha256Hex, TargetKind, VerifyMode,
+};
 use vigil_shared::metrics::MetricsSink;
 
 /// What the drill did and found.
@@ -95,7 +97,11 @@ pub fn object_created(bucket: &str, key: &str, version: &str, size: u64) -> Valu
 
 /// The copier as the stack deploys it: its environment from the template, the Azure
 /// credentials put in the stack's secret (as the operator does), Azurite's container made.
-pub async fn copier(config: &SdkConfig, stack: &LocalStack, azurite_endpoint: &str) -> Result<BackupHandler, String> {
+pub async fn copier(
+    config: &SdkConfig,
+    stack: &LocalStack,
+    azurite_endpoint: &str,
+) -> Result<BackupHandler, String> {
     let function = stack.function("backupCopier").ok_or("no BackupCopierFunction in template.yaml")?;
     let env = stack.environment(&function).map_err(err)?;
     let secret = stack.resources.get("AzureBackupSecret").ok_or("no AzureBackupSecret")?.reference.clone();
@@ -105,7 +111,13 @@ pub async fn copier(config: &SdkConfig, stack: &LocalStack, azurite_endpoint: &s
         "container": credentials.container,
     });
     let secrets = aws_sdk_secretsmanager::Client::new(config);
-    secrets.create_secret().name(&secret).secret_string(value.to_string()).send().await.map_err(|e| describe(&e))?;
+    secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
     AzureBlob::new(&credentials, 1024 * 1024)?.create_container().await.map_err(err)?;
     let mut handler = BackupHandler::from_vars(config, &env).await.map_err(err)?;
     handler.metrics = MetricsSink::Off;
@@ -124,7 +136,11 @@ pub async fn run(config: &SdkConfig, stack: &LocalStack, azurite_endpoint: &str)
     let page = s3.list_object_versions().bucket(&lake).send().await.map_err(|e| describe(&e))?;
     for v in page.versions() {
         if let (Some(key), Some(version)) = (v.key(), v.version_id()) {
-            objects.push((key.to_owned(), version.to_owned(), u64::try_from(v.size().unwrap_or(0)).unwrap_or(0)));
+            objects.push((
+                key.to_owned(),
+                version.to_owned(),
+                u64::try_from(v.size().unwrap_or(0)).unwrap_or(0),
+            ));
         }
     }
     out.objects = objects.len();
@@ -171,7 +187,12 @@ pub async fn run(config: &SdkConfig, stack: &LocalStack, azurite_endpoint: &str)
         .await
         .map_err(|e| describe(&e))?;
     s3.delete_object().bucket(&first.location).key(name(pick[1])).send().await.map_err(|e| describe(&e))?;
-    handler.azure.blob.put_blob(&name(pick[2]), garbage.clone(), &Sha256Hex::of(&garbage)).await.map_err(err)?;
+    handler
+        .azure
+        .blob
+        .put_blob(&name(pick[2]), garbage.clone(), &Sha256Hex::of(&garbage))
+        .await
+        .map_err(err)?;
     handler.azure.blob.delete(&name(pick[3])).await.map_err(err)?;
     for (target, kind, e) in [
         (TargetKind::S3, FindingKind::Corrupt, pick[0]),

@@ -555,7 +555,12 @@ pub async fn object_lock(s3: &aws_sdk_s3::Client, bucket: &str, p: &Value) -> Re
         }
         config = config.rule(ObjectLockRule::builder().default_retention(default.build()).build());
     }
-    let out = s3.put_object_lock_configuration().bucket(bucket).object_lock_configuration(config.build()).send().await;
+    let out = s3
+        .put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(config.build())
+        .send()
+        .await;
     out.map_err(|e| describe(&e))?;
     Ok(())
 }

@@ -97,6 +97,11 @@ pub struct AzureBlob {
 
 impl AzureBlob {
     pub fn new(credentials: &AzureCredentials, block_size: u64) -> Result<AzureBlob, String> {
+        if credentials.account.trim().is_empty() || credentials.container.trim().is_empty() {
+            return Err(
+                "the Azure account or container is not set (put them in the secret: README, Backup)".into()
+            );
+        }
         let key = base64::engine::general_purpose::STANDARD
             .decode(credentials.key.trim())
             .map_err(|e| format!("the Azure account key is not base64: {e}"))?;
@@ -117,7 +122,9 @@ impl AzureBlob {
             .enable_http1()
             .build();
         Ok(AzureBlob {
-            http: Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https),
+            http: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(https),
             account: credentials.account.clone(),
             key,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -151,7 +158,8 @@ impl AzureBlob {
         }
         let uri: http::Uri = url.parse().map_err(|e| BackupError::Invalid(format!("blob URL {url}: {e}")))?;
         let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let mut x_ms: Vec<(String, String)> = vec![("x-ms-date".into(), date), ("x-ms-version".into(), VERSION.into())];
+        let mut x_ms: Vec<(String, String)> =
+            vec![("x-ms-date".into(), date), ("x-ms-version".into(), VERSION.into())];
         let mut standard: Vec<(&str, String)> = Vec::new();
         for (name, value) in headers {
             let lower = name.to_ascii_lowercase();
@@ -184,7 +192,9 @@ impl AzureBlob {
         mac.update(to_sign.as_bytes());
         let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         let mut request = Request::builder().method(method.clone()).uri(uri);
-        for (name, value) in x_ms.iter().map(|(n, v)| (n.as_str(), v)).chain(standard.iter().map(|(n, v)| (*n, v))) {
+        for (name, value) in
+            x_ms.iter().map(|(n, v)| (n.as_str(), v)).chain(standard.iter().map(|(n, v)| (*n, v)))
+        {
             request = request.header(name, value);
         }
         request = request
@@ -209,7 +219,8 @@ impl AzureBlob {
             return Ok(response);
         }
         let status = response.status();
-        let code = response.headers().get("x-ms-error-code").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let code =
+            response.headers().get("x-ms-error-code").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let text = String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
         Err(transient(format!("{what}: {status} {code} {text}")))
@@ -273,7 +284,8 @@ impl AzureBlob {
     async fn put_block(&self, name: &str, id: &str, block: Bytes) -> Result<String, BackupError> {
         let md5 = md5_base64(&block);
         let query = [("comp", "block".to_owned()), ("blockid", id.to_owned())];
-        let response = self.send(Method::PUT, Some(name), &query, &[("Content-MD5", md5.clone())], block).await?;
+        let response =
+            self.send(Method::PUT, Some(name), &query, &[("Content-MD5", md5.clone())], block).await?;
         Self::expect(response, StatusCode::CREATED, &format!("put block {id} of {name}")).await?;
         Ok(md5)
     }
@@ -283,7 +295,10 @@ impl AzureBlob {
             Some(days) => {
                 let until = Utc::now() + chrono::Duration::days(i64::from(days));
                 vec![
-                    ("x-ms-immutability-policy-until-date", until.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+                    (
+                        "x-ms-immutability-policy-until-date",
+                        until.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+                    ),
                     ("x-ms-immutability-policy-mode", "Locked".to_owned()),
                 ]
             }
@@ -342,7 +357,8 @@ impl AzureBlob {
             }
             let response = self.send(Method::GET, None, &query, &[], Bytes::new()).await?;
             let response = Self::expect(response, StatusCode::OK, "list blobs").await?;
-            let body = response.into_body().collect().await.map_err(|e| transient(format!("list blobs: {e}")))?;
+            let body =
+                response.into_body().collect().await.map_err(|e| transient(format!("list blobs: {e}")))?;
             let (names, next) = parse_list(&body.to_bytes())?;
             out.extend(names);
             match next {
@@ -368,7 +384,8 @@ fn parse_list(xml: &[u8]) -> Result<(Vec<String>, Option<String>), BackupError> 
             Event::End(_) => drop(path.pop()),
             Event::Text(t) => {
                 let text = t.decode().map_err(|e| transient(e.to_string()))?;
-                let text = quick_xml::escape::unescape(&text).map_err(|e| transient(e.to_string()))?.into_owned();
+                let text =
+                    quick_xml::escape::unescape(&text).map_err(|e| transient(e.to_string()))?.into_owned();
                 let at: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
                 match at.as_slice() {
                     [.., b"Blob", b"Name"] => names.push(text),
@@ -477,11 +494,20 @@ impl BackupTarget for AzureTarget {
     }
 
     /// Blobs are not versioned here: the version asked for is what the blob is.
-    fn read<'a>(&'a self, name: &'a str, _version: Option<&'a str>) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        _version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
         self.blob.get(name).boxed()
     }
 
-    fn put<'a>(&'a self, name: &'a str, body: Bytes, sha256: &'a Sha256Hex) -> BoxFuture<'a, Result<(), BackupError>> {
+    fn put<'a>(
+        &'a self,
+        name: &'a str,
+        body: Bytes,
+        sha256: &'a Sha256Hex,
+    ) -> BoxFuture<'a, Result<(), BackupError>> {
         self.blob.put_blob(name, body, sha256).boxed()
     }
 
@@ -496,7 +522,10 @@ mod tests {
 
     #[test]
     fn names_are_encoded_for_urls_and_list_answers_parse() {
-        assert_eq!(encode("objects/lake/decisions/dt=2018-04-01/a b@v1", true), "objects/lake/decisions/dt%3D2018-04-01/a%20b%40v1");
+        assert_eq!(
+            encode("objects/lake/decisions/dt=2018-04-01/a b@v1", true),
+            "objects/lake/decisions/dt%3D2018-04-01/a%20b%40v1"
+        );
         assert_eq!(encode("MDA=+/", false), "MDA%3D%2B%2F");
         let xml = br#"<?xml version="1.0"?><EnumerationResults><Blobs><Blob><Name>a&amp;b</Name><Properties><Content-Length>3</Content-Length></Properties></Blob><Blob><Name>c</Name></Blob></Blobs><NextMarker>m2</NextMarker></EnumerationResults>"#;
         let (names, next) = parse_list(xml).unwrap();
@@ -506,7 +535,8 @@ mod tests {
 
     #[test]
     fn credentials_never_print_the_key() {
-        let c: AzureCredentials = serde_json::from_str(r#"{"account":"a","key":"c2VjcmV0","container":"b"}"#).unwrap();
+        let c: AzureCredentials =
+            serde_json::from_str(r#"{"account":"a","key":"c2VjcmV0","container":"b"}"#).unwrap();
         assert!(!format!("{c:?}").contains("c2VjcmV0"));
         assert!(AzureBlob::new(&c, 1024).is_ok());
         let bad = AzureCredentials { key: "not base64!".into(), ..c };

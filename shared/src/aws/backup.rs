@@ -70,11 +70,21 @@ impl Source for S3Source {
         version: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<SourceObject>, BackupError>> {
         async move {
-            let out = match self.client.head_object().bucket(bucket).key(key).set_version_id(version.map(str::to_owned)).send().await {
+            let out = match self
+                .client
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version.map(str::to_owned))
+                .send()
+                .await
+            {
                 Ok(out) => out,
                 Err(e) if not_found(&e) => return Ok(None),
                 // A version id S3 does not know is a 400, not a 404.
-                Err(e) if version.is_some() && e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
+                Err(e)
+                    if version.is_some() && e.raw_response().is_some_and(|r| r.status().as_u16() == 400) =>
+                {
                     return Ok(None);
                 }
                 Err(e) => return Err(transient(e)),
@@ -93,13 +103,24 @@ impl Source for S3Source {
     fn read<'a>(&'a self, object: &'a SourceObject) -> BoxFuture<'a, Result<Chunks, BackupError>> {
         async move {
             let version = (object.version != "null").then(|| object.version.clone());
-            let out = self.client.get_object().bucket(&object.bucket).key(&object.key).set_version_id(version).send().await;
+            let out = self
+                .client
+                .get_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .set_version_id(version)
+                .send()
+                .await;
             Ok(chunks(out.map_err(transient)?.body))
         }
         .boxed()
     }
 
-    fn versions<'a>(&'a self, bucket: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<Vec<SourceObject>, BackupError>> {
+    fn versions<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SourceObject>, BackupError>> {
         async move {
             let mut out = Vec::new();
             let (mut key_marker, mut version_marker) = (None, None);
@@ -151,7 +172,11 @@ impl S3Target {
     }
 
     /// The copy under `name` (its `version`, else the current one), checksum included.
-    async fn head(&self, name: &str, version: Option<&str>) -> Result<Option<(Stored, Option<String>)>, BackupError> {
+    async fn head(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<(Stored, Option<String>)>, BackupError> {
         let out = self
             .client
             .head_object()
@@ -167,7 +192,9 @@ impl S3Target {
             Err(e) => return Err(transient(e)),
         };
         let lock = match (out.object_lock_mode(), out.object_lock_retain_until_date()) {
-            (Some(mode), Some(until)) => Some(Lock { mode: mode.as_str().to_owned(), retain_until: to_chrono(Some(until)) }),
+            (Some(mode), Some(until)) => {
+                Some(Lock { mode: mode.as_str().to_owned(), retain_until: to_chrono(Some(until)) })
+            }
             _ => None,
         };
         let sha256 = out.metadata().and_then(|m| m.get("sha256")).and_then(|s| Sha256Hex::parse(s));
@@ -185,7 +212,12 @@ impl S3Target {
     }
 
     /// Copies `object` to `name` server-side; returns the new version's id.
-    async fn copy(&self, object: &SourceObject, name: &str, digests: &Digests) -> Result<Option<String>, BackupError> {
+    async fn copy(
+        &self,
+        object: &SourceObject,
+        name: &str,
+        digests: &Digests,
+    ) -> Result<Option<String>, BackupError> {
         let source = copy_source(&object.bucket, &object.key, &object.version);
         let metadata = [("sha256", digests.sha256.to_string()), ("source-version", object.version.clone())];
         if !object_is_multipart(object.size, self.multipart_threshold) {
@@ -221,7 +253,14 @@ impl S3Target {
         let result = self.copy_parts(&source, name, &id, object.size).await;
         if result.is_err() {
             // Parts of a copy that failed are not kept (and billed) until a lifecycle rule.
-            let abort = self.client.abort_multipart_upload().bucket(&self.bucket).key(name).upload_id(&id).send().await;
+            let abort = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(name)
+                .upload_id(&id)
+                .send()
+                .await;
             if let Err(e) = abort {
                 tracing::warn!(error = %describe(&e), "could not abort a failed multipart copy");
             }
@@ -229,7 +268,13 @@ impl S3Target {
         result
     }
 
-    async fn copy_parts(&self, source: &str, name: &str, id: &str, size: u64) -> Result<Option<String>, BackupError> {
+    async fn copy_parts(
+        &self,
+        source: &str,
+        name: &str,
+        id: &str,
+        size: u64,
+    ) -> Result<Option<String>, BackupError> {
         let mut parts = Vec::new();
         let mut start = 0u64;
         let mut number = 1i32;
@@ -314,10 +359,10 @@ impl<'a> Upload<'a> for S3Upload<'a> {
             }
             let target = self.target;
             let version = target.copy(self.object, &self.name, &digests).await?;
-            let (mut stored, checksum) = target
-                .head(&self.name, version.as_deref())
-                .await?
-                .ok_or_else(|| BackupError::transient("S3", format!("{} is not there after its copy", self.name)))?;
+            let (mut stored, checksum) =
+                target.head(&self.name, version.as_deref()).await?.ok_or_else(|| {
+                    BackupError::transient("S3", format!("{} is not there after its copy", self.name))
+                })?;
             // S3 computed this from the bytes it stored: the copy is checked, not trusted. A
             // multipart copy's is the composite of its parts' (`…-<parts>`; moto leaves the
             // count off), anything else's the SHA-256 of the whole.
@@ -344,8 +389,10 @@ impl<'a> Upload<'a> for S3Upload<'a> {
                 // A completed multipart upload on a stand-in may not carry the lock it was
                 // created with: set it on the version.
                 let until = target.retain_until();
-                let retention =
-                    ObjectLockRetention::builder().mode(ObjectLockRetentionMode::Compliance).retain_until_date(until).build();
+                let retention = ObjectLockRetention::builder()
+                    .mode(ObjectLockRetentionMode::Compliance)
+                    .retain_until_date(until)
+                    .build();
                 target
                     .client
                     .put_object_retention()
@@ -397,9 +444,20 @@ impl BackupTarget for S3Target {
         .boxed()
     }
 
-    fn read<'a>(&'a self, name: &'a str, version: Option<&'a str>) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        version: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
         async move {
-            let out = self.client.get_object().bucket(&self.bucket).key(name).set_version_id(version.map(str::to_owned)).send().await;
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(name)
+                .set_version_id(version.map(str::to_owned))
+                .send()
+                .await;
             match out {
                 Ok(out) => Ok(Some(chunks(out.body))),
                 Err(e) if not_found(&e) => Ok(None),
@@ -409,7 +467,12 @@ impl BackupTarget for S3Target {
         .boxed()
     }
 
-    fn put<'a>(&'a self, name: &'a str, body: Bytes, sha256: &'a Sha256Hex) -> BoxFuture<'a, Result<(), BackupError>> {
+    fn put<'a>(
+        &'a self,
+        name: &'a str,
+        body: Bytes,
+        sha256: &'a Sha256Hex,
+    ) -> BoxFuture<'a, Result<(), BackupError>> {
         async move {
             self.client
                 .put_object()
@@ -454,8 +517,15 @@ pub struct S3RestoreSink {
 }
 
 impl S3RestoreSink {
-    async fn write_parts(&self, bucket: &str, key: &str, first: Vec<u8>, mut body: Chunks) -> Result<(), BackupError> {
-        let upload = self.client.create_multipart_upload().bucket(bucket).key(key).send().await.map_err(transient)?;
+    async fn write_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        first: Vec<u8>,
+        mut body: Chunks,
+    ) -> Result<(), BackupError> {
+        let upload =
+            self.client.create_multipart_upload().bucket(bucket).key(key).send().await.map_err(transient)?;
         let id = upload.upload_id.ok_or_else(|| BackupError::transient("S3", "no upload id"))?;
         let mut parts = Vec::new();
         let mut pending = first;
@@ -498,14 +568,27 @@ impl S3RestoreSink {
 }
 
 impl RestoreSink for S3RestoreSink {
-    fn write<'a>(&'a self, bucket: &'a str, key: &'a str, _size: u64, mut body: Chunks) -> BoxFuture<'a, Result<(), BackupError>> {
+    fn write<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        _size: u64,
+        mut body: Chunks,
+    ) -> BoxFuture<'a, Result<(), BackupError>> {
         async move {
             let mut first = Vec::new();
             while first.len() <= self.part_size {
                 match body.next().await {
                     Some(chunk) => first.extend_from_slice(&chunk?),
                     None => {
-                        self.client.put_object().bucket(bucket).key(key).body(ByteStream::from(first)).send().await.map_err(transient)?;
+                        self.client
+                            .put_object()
+                            .bucket(bucket)
+                            .key(key)
+                            .body(ByteStream::from(first))
+                            .send()
+                            .await
+                            .map_err(transient)?;
                         return Ok(());
                     }
                 }
@@ -515,7 +598,11 @@ impl RestoreSink for S3RestoreSink {
         .boxed()
     }
 
-    fn read<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
+    fn read<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
         async move {
             match self.client.get_object().bucket(bucket).key(key).send().await {
                 Ok(out) => Ok(Some(chunks(out.body))),

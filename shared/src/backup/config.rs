@@ -63,7 +63,8 @@ impl BackupConfig {
         let bad = |why: &str| ConfigError::Sources(text.to_owned(), why.to_owned());
         let mut out: Vec<SourceSpec> = Vec::new();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (bucket, prefixes) = part.split_once('=').ok_or_else(|| bad("each source is bucket=prefixes"))?;
+            let (bucket, prefixes) =
+                part.split_once('=').ok_or_else(|| bad("each source is bucket=prefixes"))?;
             let bucket = bucket.trim();
             if bucket.is_empty() || out.iter().any(|s| s.bucket == bucket) {
                 return Err(bad("a bucket is empty or named twice"));
@@ -110,7 +111,9 @@ impl BackupConfig {
 
     /// Whether `bucket`/`key` is one of the objects backed up.
     pub fn covers(&self, bucket: &str, key: &str) -> bool {
-        self.sources.iter().any(|s| s.bucket == bucket && s.prefixes.iter().any(|p| key.starts_with(p.as_str())))
+        self.sources
+            .iter()
+            .any(|s| s.bucket == bucket && s.prefixes.iter().any(|p| key.starts_with(p.as_str())))
     }
 }
 
@@ -122,7 +125,10 @@ mod tests {
     fn sources_parse_from_the_templates_text() {
         let s = BackupConfig::parse_sources("lake=decisions/,labels/; reports=reports/,audit/").unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(s[1], SourceSpec { bucket: "reports".into(), prefixes: vec!["reports/".into(), "audit/".into()] });
+        assert_eq!(
+            s[1],
+            SourceSpec { bucket: "reports".into(), prefixes: vec!["reports/".into(), "audit/".into()] }
+        );
         let config = BackupConfig { sources: s, ..BackupConfig::default() };
         assert!(config.validate().is_ok());
         assert!(config.covers("lake", "decisions/dt=2018-04-01/b.parquet"));

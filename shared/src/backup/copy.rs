@@ -75,7 +75,8 @@ impl Backup<'_> {
     /// Copies every version under the configured prefixes that the manifest lacks (the
     /// scheduled full reconciliation: events lost or never sent).
     pub async fn reconcile(&self, now: DateTime<Utc>) -> Result<ReconcileReport, BackupError> {
-        let primary = self.targets.first().copied().ok_or_else(|| BackupError::Invalid("no target".into()))?;
+        let primary =
+            self.targets.first().copied().ok_or_else(|| BackupError::Invalid("no target".into()))?;
         let recorded: HashSet<String> =
             Manifest::load(primary).await?.entries.iter().map(Entry::id).collect();
         let mut report = ReconcileReport::default();
@@ -158,7 +159,13 @@ impl Backup<'_> {
             if hasher.size() != object.size {
                 return Err(BackupError::transient(
                     "S3",
-                    format!("s3://{}/{}: read {} bytes of {}", object.bucket, object.key, hasher.size(), object.size),
+                    format!(
+                        "s3://{}/{}: read {} bytes of {}",
+                        object.bucket,
+                        object.key,
+                        hasher.size(),
+                        object.size
+                    ),
                 ));
             }
             let whole = hasher.finish();
@@ -185,7 +192,10 @@ impl Backup<'_> {
             if stored.sha256.as_ref() != Some(&sha256) {
                 return Err(BackupError::transient(
                     target.kind().as_str(),
-                    format!("{name} holds a copy of other bytes than the source's (SHA-256 {:?})", stored.sha256),
+                    format!(
+                        "{name} holds a copy of other bytes than the source's (SHA-256 {:?})",
+                        stored.sha256
+                    ),
                 ));
             }
             copies.insert(target.kind(), Copy::of(stored));

@@ -131,8 +131,9 @@ impl Manifest<'_> {
         let name = index_name(&object.bucket, &object.key, &object.version);
         let Some(chunks) = self.primary()?.read(&name, None).await? else { return Ok(None) };
         let bytes = collect(chunks, MAX_SEGMENT_BYTES, &name).await?;
-        let entry: Entry = serde_json::from_slice(&bytes)
-            .map_err(|e| BackupError::transient("manifest", format!("{name} does not read as an entry: {e}")))?;
+        let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| {
+            BackupError::transient("manifest", format!("{name} does not read as an entry: {e}"))
+        })?;
         Ok(entry.is(object).then_some(entry))
     }
 
@@ -195,7 +196,10 @@ impl Manifest<'_> {
             }
             for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 let entry: Entry = serde_json::from_slice(line).map_err(|e| {
-                    BackupError::transient("manifest", format!("{name}: a line does not read as an entry: {e}"))
+                    BackupError::transient(
+                        "manifest",
+                        format!("{name}: a line does not read as an entry: {e}"),
+                    )
                 })?;
                 if seen.insert(entry.id()) {
                     out.entries.push(entry);

@@ -230,7 +230,12 @@ impl BackupTarget for MemoryTarget {
         .boxed()
     }
 
-    fn put<'a>(&'a self, name: &'a str, body: Bytes, sha256: &'a Sha256Hex) -> BoxFuture<'a, Result<(), BackupError>> {
+    fn put<'a>(
+        &'a self,
+        name: &'a str,
+        body: Bytes,
+        sha256: &'a Sha256Hex,
+    ) -> BoxFuture<'a, Result<(), BackupError>> {
         async move {
             self.check()?;
             self.store(name, body, Some(sha256.clone()));
@@ -279,7 +284,11 @@ impl RestoreSink for MemorySink {
         .boxed()
     }
 
-    fn read<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
+    fn read<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>> {
         async move {
             let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
             Ok(objects.get(&(bucket.to_owned(), key.to_owned())).cloned().map(chunks_of))
@@ -334,12 +343,14 @@ mod tests {
     fn a_version_is_copied_once_and_a_redelivered_event_is_a_no_op() {
         let w = World::new();
         let v = w.source.put("lake", "decisions/a.parquet", &[7u8; 2500], at(1));
-        let first = block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(2))).unwrap();
+        let first =
+            block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(2))).unwrap();
         let CopyOutcome::Copied(entry) = first else { panic!("copied first: {first:?}") };
         assert_eq!(entry.sha256, Sha256Hex::of(&[7u8; 2500]));
         assert_eq!(entry.copies.len(), 2);
         let before = (w.s3.names(), w.azure.names());
-        let again = block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(3))).unwrap();
+        let again =
+            block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(3))).unwrap();
         assert!(matches!(again, CopyOutcome::AlreadyBackedUp(_)), "{again:?}");
         assert_eq!((w.s3.names(), w.azure.names()), before, "nothing written the second time");
     }
@@ -359,11 +370,13 @@ mod tests {
         let w = World::new();
         let v = w.source.put("lake", "decisions/a.parquet", b"abc", at(1));
         w.azure.down.store(true, std::sync::atomic::Ordering::SeqCst);
-        let err = block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(2))).unwrap_err();
+        let err =
+            block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(2))).unwrap_err();
         assert!(matches!(err, BackupError::Transient { target: "Azure", .. }), "{err}");
         w.azure.down.store(false, std::sync::atomic::Ordering::SeqCst);
         let s3_versions = w.s3.names();
-        let retried = block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(3))).unwrap();
+        let retried =
+            block_on(w.backup().copy_version("lake", "decisions/a.parquet", Some(&v), at(3))).unwrap();
         assert!(matches!(retried, CopyOutcome::Copied(_)));
         let name = object_name("lake", "decisions/a.parquet", &v);
         assert!(s3_versions.contains(&name), "S3 was copied before the outage");
@@ -411,10 +424,18 @@ mod tests {
             (TargetKind::Azure, FindingKind::Missing, 3),
         ] {
             assert_eq!(report.count(target, kind), 1, "{target:?} {kind:?}");
-            assert!(report.findings.iter().any(|f| f.target == target && f.kind == kind && f.name == name(i)));
+            assert!(
+                report.findings.iter().any(|f| f.target == target && f.kind == kind && f.name == name(i))
+            );
         }
         assert_eq!(report.findings.len(), 4);
-        assert!(report.findings.iter().filter(|f| f.target == TargetKind::S3).all(|f| f.recoverable == Some(true)));
+        assert!(
+            report
+                .findings
+                .iter()
+                .filter(|f| f.target == TargetKind::S3)
+                .all(|f| f.recoverable == Some(true))
+        );
 
         let sink = MemorySink::default();
         let request = |from| RestoreRequest {

@@ -25,9 +25,18 @@ pub struct RestoreRequest {
 
 /// Where restored objects go (a scratch bucket).
 pub trait RestoreSink: Send + Sync {
-    fn write<'a>(&'a self, bucket: &'a str, key: &'a str, size: u64, body: Chunks)
-    -> BoxFuture<'a, Result<(), BackupError>>;
-    fn read<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>>;
+    fn write<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        size: u64,
+        body: Chunks,
+    ) -> BoxFuture<'a, Result<(), BackupError>>;
+    fn read<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Chunks>, BackupError>>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -53,18 +62,22 @@ enum Restored {
 }
 
 impl Backup<'_> {
-    pub async fn restore(&self, request: &RestoreRequest, sink: &dyn RestoreSink) -> Result<RestoreReport, BackupError> {
-        let target = self
-            .targets
-            .iter()
-            .copied()
-            .find(|t| t.kind() == request.from)
-            .ok_or_else(|| BackupError::Invalid(format!("no {} target to restore from", request.from.as_str())))?;
+    pub async fn restore(
+        &self,
+        request: &RestoreRequest,
+        sink: &dyn RestoreSink,
+    ) -> Result<RestoreReport, BackupError> {
+        let target = self.targets.iter().copied().find(|t| t.kind() == request.from).ok_or_else(|| {
+            BackupError::Invalid(format!("no {} target to restore from", request.from.as_str()))
+        })?;
         let loaded = Manifest::load(target).await?;
         let as_of = request.as_of.unwrap_or_else(Utc::now);
         let mut latest: BTreeMap<&str, &Entry> = BTreeMap::new();
         for e in &loaded.entries {
-            if e.source_bucket != request.source_bucket || !e.key.starts_with(&request.prefix) || e.last_modified > as_of {
+            if e.source_bucket != request.source_bucket
+                || !e.key.starts_with(&request.prefix)
+                || e.last_modified > as_of
+            {
                 continue;
             }
             let slot = latest.entry(e.key.as_str()).or_insert(e);
@@ -95,7 +108,9 @@ async fn restore_one(
     request: &RestoreRequest,
     sink: &dyn RestoreSink,
 ) -> Result<Restored, BackupError> {
-    let Some(copy) = entry.copies.get(&target.kind()) else { return Ok(Restored::Missing(entry.key.clone())) };
+    let Some(copy) = entry.copies.get(&target.kind()) else {
+        return Ok(Restored::Missing(entry.key.clone()));
+    };
     let Some(body) = target.read(&copy.name, copy.version.as_deref()).await? else {
         return Ok(Restored::Missing(entry.key.clone()));
     };

@@ -83,8 +83,14 @@ pub(crate) async fn sha256_of(mut chunks: Chunks, limit: u64) -> Result<Option<S
 impl Backup<'_> {
     /// Verifies copies (which ones: `mode`); the report is stored in the primary target
     /// under `verify/<day>/`. Any finding means the run failed: the caller says so.
-    pub async fn verify(&self, mode: VerifyMode, now: DateTime<Utc>, seed: u64) -> Result<VerifyReport, BackupError> {
-        let primary = self.targets.first().copied().ok_or_else(|| BackupError::Invalid("no target".into()))?;
+    pub async fn verify(
+        &self,
+        mode: VerifyMode,
+        now: DateTime<Utc>,
+        seed: u64,
+    ) -> Result<VerifyReport, BackupError> {
+        let primary =
+            self.targets.first().copied().ok_or_else(|| BackupError::Invalid("no target".into()))?;
         let loaded = Manifest::load(primary).await?;
         let mut findings: Vec<Finding> = Vec::new();
         let segment = |target: TargetKind, kind, name: &str| Finding {
@@ -118,7 +124,14 @@ impl Backup<'_> {
         verified.sort();
         findings.sort_by(|a, b| (a.target, &a.object).cmp(&(b.target, &b.object)));
         let run = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%S"), seed as u32);
-        let report = VerifyReport { run, at: now, entries: loaded.entries.len(), checked: chosen.len(), verified, findings };
+        let report = VerifyReport {
+            run,
+            at: now,
+            entries: loaded.entries.len(),
+            checked: chosen.len(),
+            verified,
+            findings,
+        };
         let body = Bytes::from(serde_json::to_vec(&report).map_err(|e| BackupError::Invalid(e.to_string()))?);
         let name = format!("{REPORTS}{}/{}.json", now.format("%Y-%m-%d"), report.run);
         primary.put(&name, body.clone(), &Sha256Hex::of(&body)).await?;
@@ -146,17 +159,24 @@ impl Backup<'_> {
     }
 
     /// When each version was last found intact, from the reports since `since`.
-    async fn last_verified(&self, since: DateTime<Utc>) -> Result<HashMap<String, DateTime<Utc>>, BackupError> {
+    async fn last_verified(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<String, DateTime<Utc>>, BackupError> {
         let primary = self.targets[0];
         let mut out: HashMap<String, DateTime<Utc>> = HashMap::new();
         for name in primary.list(REPORTS).await? {
             let day = name.strip_prefix(REPORTS).and_then(|rest| rest.split('/').next());
-            let recent = day.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).is_some_and(|d| d >= since.date_naive());
+            let recent = day
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .is_some_and(|d| d >= since.date_naive());
             if !recent {
                 continue;
             }
             let Some(chunks) = primary.read(&name, None).await? else { continue };
-            let report: VerifyReport = match serde_json::from_slice(&collect(chunks, MAX_REPORT_BYTES, &name).await?) {
+            let report: VerifyReport = match serde_json::from_slice(
+                &collect(chunks, MAX_REPORT_BYTES, &name).await?,
+            ) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(report = %name, error = %e, "unreadable verify report: its copies count as unverified");

@@ -56,7 +56,11 @@ pub struct BackupHandler {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Request {
     /// An S3 "Object Created" event: back up that version.
-    Copy { bucket: String, key: String, version: Option<String> },
+    Copy {
+        bucket: String,
+        key: String,
+        version: Option<String>,
+    },
     Reconcile,
     Verify(VerifyMode),
     Restore(RestoreRequest),
@@ -174,10 +178,18 @@ impl BackupHandler {
             }
             Request::Reconcile => {
                 let r = backup.reconcile(now).await?;
-                tracing::info!(versions = r.versions, copied = r.copied.len(), already = r.already, "reconciled");
+                tracing::info!(
+                    versions = r.versions,
+                    copied = r.copied.len(),
+                    already = r.already,
+                    "reconciled"
+                );
                 self.metrics.emit(
                     "backup",
-                    &[("ObjectsCopied", Unit::Count, r.copied.len() as f64), ("BytesCopied", Unit::Count, r.bytes as f64)],
+                    &[
+                        ("ObjectsCopied", Unit::Count, r.copied.len() as f64),
+                        ("BytesCopied", Unit::Count, r.bytes as f64),
+                    ],
                 );
                 Ok(Answer::Done(json!({
                     "status": "reconciled", "versions": r.versions, "copied": r.copied.len(),
@@ -191,7 +203,8 @@ impl BackupHandler {
             Request::Restore(request) => {
                 let r = backup.restore(&request, &self.restore).await?;
                 tracing::info!(objects = r.objects, identical = r.identical, "restored");
-                self.metrics.emit("backup", &[("RestoreDiffering", Unit::Count, (r.objects - r.identical) as f64)]);
+                self.metrics
+                    .emit("backup", &[("RestoreDiffering", Unit::Count, (r.objects - r.identical) as f64)]);
                 Ok(Answer::Done(json!({
                     "status": if r.passed() { "restored" } else { "restored_with_differences" },
                     "objects": r.objects, "identical": r.identical, "differing": r.differing, "missing": r.missing,
@@ -215,10 +228,15 @@ impl BackupHandler {
         }
         if report.passed() {
             tracing::info!(checked = report.checked, entries = report.entries, "verified");
-            return Ok(json!({ "status": "verified", "run": report.run, "checked": report.checked, "entries": report.entries }));
+            return Ok(
+                json!({ "status": "verified", "run": report.run, "checked": report.checked, "entries": report.entries }),
+            );
         }
-        let list: Vec<String> =
-            report.findings.iter().map(|f| format!("{} {:?} {}", f.target.as_str(), f.kind, f.object)).collect();
+        let list: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| format!("{} {:?} {}", f.target.as_str(), f.kind, f.object))
+            .collect();
         Err(HandlerError::Verify(format!(
             "{} of {} copies checked are not intact (report verify/…/{}.json): {}",
             report.findings.len(),
@@ -238,11 +256,16 @@ enum Answer {
 fn parse(event: &Value, config: &BackupConfig, restore_bucket: &str) -> Result<Request, BackupError> {
     if event["source"] == "aws.s3" {
         if event["detail-type"] != "Object Created" {
-            return Err(BackupError::Invalid(format!("not an Object Created event: {}", event["detail-type"])));
+            return Err(BackupError::Invalid(format!(
+                "not an Object Created event: {}",
+                event["detail-type"]
+            )));
         }
         let detail = &event["detail"];
         let text = |v: &Value, what: &str| {
-            v.as_str().map(str::to_owned).ok_or_else(|| BackupError::Invalid(format!("S3 event without {what}")))
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| BackupError::Invalid(format!("S3 event without {what}")))
         };
         return Ok(Request::Copy {
             bucket: text(&detail["bucket"]["name"], "a bucket")?,
@@ -260,7 +283,14 @@ fn parse(event: &Value, config: &BackupConfig, restore_bucket: &str) -> Result<R
             sample: config.verify_sample,
         }),
         Action::Restore { source_bucket, prefix, as_of, from, to_prefix } => {
-            Request::Restore(RestoreRequest { source_bucket, prefix, as_of, from, to_bucket: restore_bucket.to_owned(), to_prefix })
+            Request::Restore(RestoreRequest {
+                source_bucket,
+                prefix,
+                as_of,
+                from,
+                to_bucket: restore_bucket.to_owned(),
+                to_prefix,
+            })
         }
     })
 }
@@ -270,7 +300,10 @@ mod tests {
     use super::*;
 
     fn config() -> BackupConfig {
-        BackupConfig { sources: BackupConfig::parse_sources("lake=decisions/").unwrap(), ..BackupConfig::default() }
+        BackupConfig {
+            sources: BackupConfig::parse_sources("lake=decisions/").unwrap(),
+            ..BackupConfig::default()
+        }
     }
 
     #[test]
@@ -282,7 +315,10 @@ mod tests {
             Request::Copy { bucket: "lake".into(), key: "decisions/a".into(), version: Some("v1".into()) }
         );
         assert_eq!(parse(&json!({"action": "reconcile"}), &config(), "r").unwrap(), Request::Reconcile);
-        assert_eq!(parse(&json!({"action": "verify", "full": true}), &config(), "r").unwrap(), Request::Verify(VerifyMode::Full));
+        assert_eq!(
+            parse(&json!({"action": "verify", "full": true}), &config(), "r").unwrap(),
+            Request::Verify(VerifyMode::Full)
+        );
         let restore = json!({"action": "restore", "source_bucket": "lake", "prefix": "decisions/", "from": "azure", "to_prefix": "drill/"});
         let Request::Restore(r) = parse(&restore, &config(), "scratch").unwrap() else { panic!() };
         assert_eq!((r.from, r.to_bucket.as_str()), (TargetKind::Azure, "scratch"));
