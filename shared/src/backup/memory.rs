@@ -18,10 +18,13 @@ fn chunks_of(bytes: Bytes) -> Chunks {
     stream::iter(pieces).boxed()
 }
 
-/// Buckets of versioned objects: `(bucket, key)` → versions, oldest first.
+/// An object's versions, oldest first.
+type Versions = Vec<(SourceObject, Bytes)>;
+
+/// Buckets of versioned objects: `(bucket, key)` → versions.
 #[derive(Default)]
 pub struct MemorySource {
-    objects: Mutex<BTreeMap<(String, String), Vec<(SourceObject, Bytes)>>>,
+    objects: Mutex<BTreeMap<(String, String), Versions>>,
 }
 
 impl MemorySource {
@@ -90,9 +93,12 @@ impl Source for MemorySource {
 
 /// A target keeping every version of every name; the last is what a reader gets, and
 /// `None` is a delete marker.
+/// A stored version: its id, bytes and the SHA-256 recorded with it; `None` is a delete marker.
+type Held = Option<(String, Bytes, Option<Sha256Hex>)>;
+
 pub struct MemoryTarget {
     pub kind: TargetKind,
-    objects: Mutex<BTreeMap<String, Vec<Option<(String, Bytes, Option<Sha256Hex>)>>>>,
+    objects: Mutex<BTreeMap<String, Vec<Held>>>,
     /// While set, every call fails (an outage).
     pub down: std::sync::atomic::AtomicBool,
 }
