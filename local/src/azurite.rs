@@ -1,7 +1,7 @@
 //! Azurite, the local Azure Blob: started on a free loopback port (in memory), waited
 //! for, killed on drop — as `moto.rs` does for moto. `infra/setup.sh` installs it.
 
-use crate::moto::{free_port, wait_for, workspace};
+use crate::moto::{free_port, tool, wait_for};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,11 +14,7 @@ pub const KEY: &str =
 
 /// `azurite-blob` from `VIGIL_AZURITE`, the repo's tools, or PATH.
 fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIGIL_AZURITE") {
-        return p.into();
-    }
-    let local = workspace().join(".tools/azurite/node_modules/.bin/azurite-blob");
-    if local.exists() { local } else { "azurite-blob".into() }
+    tool("VIGIL_AZURITE", ".tools/azurite/node_modules/.bin/azurite-blob", "azurite-blob")
 }
 
 /// An Azurite Blob service; killed when dropped.

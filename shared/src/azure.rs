@@ -236,13 +236,22 @@ impl AzureBlob {
         Self::expect(response, StatusCode::CREATED, "create container").await.map(drop)
     }
 
-    /// A blob's size and properties; `None` if there is none.
-    pub async fn properties(&self, name: &str) -> Result<Option<Stored>, BackupError> {
-        let response = self.send(Method::HEAD, Some(name), &[], &[], Bytes::new()).await?;
+    /// A blob's answer to `method` (GET, HEAD); `None` if there is no such blob.
+    async fn found(
+        &self,
+        method: Method,
+        name: &str,
+    ) -> Result<Option<http::Response<hyper::body::Incoming>>, BackupError> {
+        let response = self.send(method, Some(name), &[], &[], Bytes::new()).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let response = Self::expect(response, StatusCode::OK, name).await?;
+        Self::expect(response, StatusCode::OK, name).await.map(Some)
+    }
+
+    /// A blob's size and properties; `None` if there is none.
+    pub async fn properties(&self, name: &str) -> Result<Option<Stored>, BackupError> {
+        let Some(response) = self.found(Method::HEAD, name).await? else { return Ok(None) };
         let h = response.headers();
         let text = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let size = text("content-length").and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -266,11 +275,7 @@ impl AzureBlob {
 
     /// A blob's bytes as they arrive; `None` if there is none.
     pub async fn get(&self, name: &str) -> Result<Option<Chunks>, BackupError> {
-        let response = self.send(Method::GET, Some(name), &[], &[], Bytes::new()).await?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let response = Self::expect(response, StatusCode::OK, name).await?;
+        let Some(response) = self.found(Method::GET, name).await? else { return Ok(None) };
         let what = name.to_owned();
         let chunks = response
             .into_body()

@@ -373,6 +373,19 @@ fn the_test_harness_names_resources_as_the_local_stack_does() {
     assert_eq!(stack.parameters["MskTopic"], "vigil-transactions");
 }
 
+/// A function's role: its statements, and every action they name.
+fn role_actions(t: &Template, function: &Resource) -> (Vec<(String, Value)>, BTreeSet<String>) {
+    let role = t.resource(target(&function.properties["Role"]).unwrap()).unwrap();
+    let mut all = Vec::new();
+    statements(&role.properties, &role.id, &mut all);
+    let actions = all
+        .iter()
+        .flat_map(|(_, s)| as_list(&s["Action"]))
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    (all, actions)
+}
+
 #[test]
 fn the_decision_route_is_signed_and_served_by_the_scorer_binary() {
     let t = template();
@@ -394,14 +407,7 @@ fn the_decision_route_is_signed_and_served_by_the_scorer_binary() {
     // The answer never waits on the function's own timeout for long.
     assert!(f.properties["Timeout"].as_u64().is_some_and(|s| s <= 10));
     // Its role writes state and the stream, never the lake or the alert bus.
-    let role = t.resource(target(&f.properties["Role"]).unwrap()).unwrap();
-    let mut all = Vec::new();
-    statements(&role.properties, "DecisionRole", &mut all);
-    let actions: BTreeSet<String> = all
-        .iter()
-        .flat_map(|(_, s)| as_list(&s["Action"]))
-        .filter_map(|a| a.as_str().map(str::to_owned))
-        .collect();
+    let (_, actions) = role_actions(&t, &f);
     assert!(actions.contains("kinesis:PutRecords") && actions.contains("dynamodb:BatchGetItem"));
     assert!(!actions.contains("events:PutEvents"), "alerts are the stream path's");
     assert!(!actions.iter().any(|a| a.starts_with("s3:") && a != "s3:PutObject"));
@@ -439,14 +445,7 @@ fn the_backup_bucket_locks_every_copy_and_the_copier_cannot_delete() {
     assert_eq!(target(&env["VIGIL_AZURE_SECRET"]), Some("AzureBackupSecret"));
     assert!(!t.doc.to_string().to_lowercase().contains("accountkey="), "no Azure key in the template");
     // Least privilege: reads the sources, writes the backup and restore buckets, deletes nothing.
-    let role = t.resource(target(&f.properties["Role"]).unwrap()).unwrap();
-    let mut all = Vec::new();
-    statements(&role.properties, "BackupRole", &mut all);
-    let actions: BTreeSet<String> = all
-        .iter()
-        .flat_map(|(_, s)| as_list(&s["Action"]))
-        .filter_map(|a| a.as_str().map(str::to_owned))
-        .collect();
+    let (all, actions) = role_actions(&t, &f);
     assert!(
         actions.iter().all(|a| !a.to_lowercase().contains("delete") && !a.contains("Bypass")),
         "{actions:?}"
