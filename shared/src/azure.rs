@@ -379,24 +379,40 @@ impl AzureBlob {
 /// `<Blob><Name>…</Name>` elements and `<NextMarker>` of a List Blobs answer.
 fn parse_list(xml: &[u8]) -> Result<(Vec<String>, Option<String>), BackupError> {
     use quick_xml::events::Event;
+    let bad = |e: &dyn std::fmt::Display| transient(format!("list blobs answer: {e}"));
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut path: Vec<Vec<u8>> = Vec::new();
     let (mut names, mut next) = (Vec::new(), None);
+    // An element's text arrives in pieces around entity references (`a&amp;b`).
+    let mut text = String::new();
     let mut buf = Vec::new();
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| transient(format!("list blobs answer: {e}")))? {
-            Event::Start(e) => path.push(e.name().as_ref().to_vec()),
-            Event::End(_) => drop(path.pop()),
-            Event::Text(t) => {
-                let text = t.decode().map_err(|e| transient(e.to_string()))?;
-                let text =
-                    quick_xml::escape::unescape(&text).map_err(|e| transient(e.to_string()))?.into_owned();
+        match reader.read_event_into(&mut buf).map_err(|e| bad(&e))? {
+            Event::Start(e) => {
+                path.push(e.name().as_ref().to_vec());
+                text.clear();
+            }
+            Event::End(_) => {
                 let at: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
                 match at.as_slice() {
-                    [.., b"Blob", b"Name"] => names.push(text),
-                    [.., b"NextMarker"] => next = Some(text),
-                    _ => {}
+                    [.., b"Blob", b"Name"] => names.push(std::mem::take(&mut text)),
+                    [.., b"NextMarker"] => next = Some(std::mem::take(&mut text)),
+                    _ => text.clear(),
                 }
+                path.pop();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| bad(&e))?),
+            Event::GeneralRef(r) => {
+                let entity = r.decode().map_err(|e| bad(&e))?;
+                let c = match entity.as_ref() {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().map_err(|e| bad(&e))?,
+                };
+                text.push(c.ok_or_else(|| bad(&format!("unknown entity &{entity};")))?);
             }
             Event::Eof => break,
             _ => {}
@@ -532,9 +548,9 @@ mod tests {
             "objects/lake/decisions/dt%3D2018-04-01/a%20b%40v1"
         );
         assert_eq!(encode("MDA=+/", false), "MDA%3D%2B%2F");
-        let xml = br#"<?xml version="1.0"?><EnumerationResults><Blobs><Blob><Name>a&amp;b</Name><Properties><Content-Length>3</Content-Length></Properties></Blob><Blob><Name>c</Name></Blob></Blobs><NextMarker>m2</NextMarker></EnumerationResults>"#;
+        let xml = br#"<?xml version="1.0"?><EnumerationResults><Blobs><Blob><Name>a&amp;b&#64;v</Name><Properties><Content-Length>3</Content-Length></Properties></Blob><Blob><Name>c</Name></Blob></Blobs><NextMarker>m2</NextMarker></EnumerationResults>"#;
         let (names, next) = parse_list(xml).unwrap();
-        assert_eq!(names, ["a&b", "c"]);
+        assert_eq!(names, ["a&b@v", "c"]);
         assert_eq!(next.as_deref(), Some("m2"));
     }
 
