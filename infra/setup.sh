@@ -2,8 +2,10 @@
 # Installs the local stand-ins for the cloud, all under the repo and ignored by git:
 #   .venv/               moto (AWS), aws-sam-cli and cfn-lint, from infra/local/requirements.txt
 #   .tools/tansu/bin/    tansu, a Kafka-protocol broker (MSK), built from crates.io
+#   .tools/azurite/      Azurite, the Azure Storage emulator (Blob), from npm (needs Node >= 18)
 # Usage: infra/setup.sh            everything the tests need (what .ci/run calls)
-#        infra/setup.sh --aws      the venv only (enough for `vigil demo --local-aws`)
+#        infra/setup.sh --aws      the venv and Azurite (enough for `vigil demo --local-aws`
+#                                  and `vigil backup drill`)
 #        infra/setup.sh --build    the venv and cargo-lambda (what `sam build` needs)
 # Idempotent: what is already installed is left as it is.
 set -euo pipefail
@@ -23,6 +25,14 @@ if [ "$mode" = "--build" ]; then
         echo "cargo-lambda installed in .venv (sam build needs .venv/bin on PATH)"
     fi
     exit 0
+fi
+# 3.35.0 is the newest Azurite that runs on Node 20; the backup copier's tests and
+# `vigil backup drill` start it (local/src/azurite.rs).
+AZURITE_VERSION=3.35.0
+if ! grep -qs "\"version\": \"$AZURITE_VERSION\"" .tools/azurite/node_modules/azurite/package.json; then
+    npm install --prefix .tools/azurite --no-audit --no-fund --no-save --loglevel=error \
+        "azurite@$AZURITE_VERSION" >/dev/null
+    echo "azurite $AZURITE_VERSION installed in .tools/azurite"
 fi
 [ "$mode" = "--aws" ] && exit 0
 

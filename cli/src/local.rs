@@ -58,7 +58,7 @@ pub fn stack(endpoint: &str) -> Result<()> {
         let config = moto::config(endpoint).await;
         let stack = create_stack(&config).await?;
         println!("# stack `{STACK}` on {endpoint}, from template.yaml");
-        for binary in ["scorer", "alerts", "producer", "decision"] {
+        for binary in ["scorer", "alerts", "producer", "decision", "backupCopier"] {
             let function = stack.function(binary).context("function missing from template.yaml")?;
             println!("\n# {binary} ({})", function.id);
             for (name, value) in stack.environment(&function)? {

@@ -3,6 +3,7 @@
 
 mod aml;
 mod aml_generate;
+mod backup;
 mod demo;
 mod drill;
 mod evaluate;
@@ -127,6 +128,9 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// The backup copier: `vigil backup drill` on moto and Azurite.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Sanctions screening: compare names, screen names against OFAC/UN lists, measure.
     #[command(subcommand)]
     Sanctions(sanctions::Sanctions),
@@ -176,5 +180,6 @@ fn main() -> Result<()> {
         }
         Command::Stack { endpoint } => local::stack(&endpoint),
         Command::Sanctions(command) => sanctions::run(command),
+        Command::Backup(command) => backup::run(command),
     }
 }

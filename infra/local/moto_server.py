@@ -1,7 +1,7 @@
 """moto's server, handling one request at a time.
 
-Three moto (5.x) shortcomings that real DynamoDB does not have, worked around here so the
-tests exercise Vigil rather than wait on its stand-in:
+Five moto (5.x) shortcomings that real DynamoDB and S3 do not have, worked around here so
+the tests exercise Vigil rather than wait on its stand-in:
 
 - TransactWriteItems deep-copies the table (for its rollback) while other requests change
   it, failing with "dictionary changed size during iteration": requests are serialised.
@@ -13,6 +13,12 @@ tests exercise Vigil rather than wait on its stand-in:
   times: ~2 ms per item, so a 100-item transaction of counter updates takes 200 ms. An
   unconditional update made only of `ADD #n :v`, `SET #n = :v` and `REMOVE #n` terms (what
   Vigil's state store sends) is applied directly; anything else goes to moto as before.
+- Its CopyObject into an Object Lock bucket asks for `Content-MD5` (or the SDK's checksum
+  header) as a PutObject there must carry: a copy has no body to hash, and S3 asks for
+  none. The backup copier's copies get the header moto looks for (`_copy_needs_no_md5`).
+- Its CompleteMultipartUpload answer is rooted at `CompleteMultipartUploadResponse`, where
+  S3 (and the Rust SDK, which refuses anything else) has `CompleteMultipartUploadResult`
+  (`_complete_multipart_root`).
 
 Same arguments as `moto_server` (-H host, -p port).
 """
@@ -238,6 +244,26 @@ def _refusal(target, fault, body):
     return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], json.dumps(error).encode()
 
 
+def _copy_needs_no_md5(environ):
+    """Lets a server-side CopyObject into an Object Lock bucket through moto's Content-MD5
+    check (meant for uploads with a body)."""
+    copy_source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if environ.get("REQUEST_METHOD") == "PUT" and copy_source and "uploadId" not in environ.get("QUERY_STRING", ""):
+        environ.setdefault("HTTP_X_AMZ_SDK_CHECKSUM_ALGORITHM", environ.get("HTTP_X_AMZ_CHECKSUM_ALGORITHM", "SHA256"))
+
+
+def _complete_multipart_root(environ, headers, body):
+    """Renames the root of a CompleteMultipartUpload answer to S3's; fixes its length."""
+    if environ.get("REQUEST_METHOD") != "POST" or "uploadId" not in environ.get("QUERY_STRING", ""):
+        return headers, body
+    text = b"".join(body)
+    if b"<CompleteMultipartUploadResponse" not in text:
+        return headers, body
+    text = text.replace(b"CompleteMultipartUploadResponse", b"CompleteMultipartUploadResult")
+    headers = [(k, str(len(text)) if k.lower() == "content-length" else v) for k, v in headers]
+    return headers, [text]
+
+
 def main() -> None:
     dynamodb_models.DynamoDBBackend.transact_write_items = _transact_rolling_back_items
     dynamodb_models.DynamoDBBackend.update_item = _update_simply
@@ -259,6 +285,7 @@ def main() -> None:
             answer = json.dumps(faults.describe()).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
             return [answer]
+        _copy_needs_no_md5(environ)
         rule = None
         if faults.rules:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -275,6 +302,7 @@ def main() -> None:
             # Materialise the body under the lock: it may be generated lazily.
             body = list(app(environ, lambda status, headers, exc_info=None: answer.append((status, headers))))
         status, headers = answer[-1]
+        headers, body = _complete_multipart_root(environ, headers, body)
         if rule and rule["fault"] == "slow":
             time.sleep(rule.get("ms", 1000) / 1000)
         if rule and rule["fault"] == "error_after":

@@ -6,6 +6,8 @@
 // The scorer's future nests the AWS SDK's deeply.
 #![recursion_limit = "256"]
 
+pub mod azurite;
+pub mod backup_drill;
 pub mod chaos;
 pub mod drill;
 pub mod e2e;

@@ -11,14 +11,19 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The Python that has moto: `VIGIL_PYTHON`, the repo's venv (`infra/setup.sh`), or
-/// `python3` on PATH.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIGIL_PYTHON") {
+/// A local stand-in's program: the path in `variable`, else the repository's copy at
+/// `installed` (what `infra/setup.sh` installs), else `fallback` on PATH.
+pub fn tool(variable: &str, installed: &str, fallback: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(variable) {
         return p.into();
     }
-    let venv = workspace().join(".venv/bin/python");
-    if venv.exists() { venv } else { "python3".into() }
+    let local = workspace().join(installed);
+    if local.exists() { local } else { fallback.into() }
+}
+
+/// The Python that has moto: `VIGIL_PYTHON`, the repo's venv, or `python3` on PATH.
+fn python() -> PathBuf {
+    tool("VIGIL_PYTHON", ".venv/bin/python", "python3")
 }
 
 pub fn free_port() -> u16 {

@@ -3,7 +3,7 @@
 //! function's resolved environment, its stream event sources, the EventBridge rules that
 //! target it, and an SQS inbox standing in for each e-mail subscription.
 //!
-//! Created locally: DynamoDB tables (keys, TTL), S3 buckets (versioning), Kinesis streams,
+//! Created locally: DynamoDB tables (keys, TTL), S3 buckets (versioning, Object Lock), Kinesis streams,
 //! SQS queues, SNS topics and subscriptions (filter policies), EventBridge buses and rules
 //! (patterns). Named only (nothing to run locally): functions, keys, roles, alarms, logs,
 //! APIs. Encryption, IAM and alarms are checked on the template itself.
@@ -411,7 +411,14 @@ impl Clients {
 
     async fn bucket(&self, r: &Resolver<'_>, res: &Resource, name: &str) -> Result<(), StackError> {
         let fail = failed(&res.id);
-        self.s3.create_bucket().bucket(name).send().await.map_err(|e| fail(describe(&e)))?;
+        // Object Lock is set when a bucket is created (the backup bucket), then its default retention.
+        let locked = res.properties["ObjectLockEnabled"].as_bool() == Some(true);
+        let create = self.s3.create_bucket().bucket(name).object_lock_enabled_for_bucket(locked);
+        create.send().await.map_err(|e| fail(describe(&e)))?;
+        if locked {
+            let p = r.resolve(&res.properties["ObjectLockConfiguration"])?.unwrap_or(Value::Null);
+            object_lock(&self.s3, name, &p).await.map_err(&fail)?;
+        }
         let versioning = r.text(&res.properties["VersioningConfiguration"]["Status"])?;
         if versioning.as_deref() == Some("Enabled") {
             use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
@@ -528,6 +535,34 @@ impl Clients {
         subscribe.send().await.map_err(|e| fail(describe(&e)))?;
         Ok(())
     }
+}
+
+/// A bucket's Object Lock configuration as the template declares it (resolved):
+/// `{ObjectLockEnabled, Rule: {DefaultRetention: {Mode, Days | Years}}}`.
+pub async fn object_lock(s3: &aws_sdk_s3::Client, bucket: &str, p: &Value) -> Result<(), String> {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    };
+    let retention = &p["Rule"]["DefaultRetention"];
+    let mut config = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled);
+    if let Some(mode) = retention["Mode"].as_str() {
+        let mut default = DefaultRetention::builder().mode(ObjectLockRetentionMode::from(mode));
+        if let Some(days) = number(&retention["Days"]) {
+            default = default.days(i32::try_from(days).map_err(|e| e.to_string())?);
+        }
+        if let Some(years) = number(&retention["Years"]) {
+            default = default.years(i32::try_from(years).map_err(|e| e.to_string())?);
+        }
+        config = config.rule(ObjectLockRule::builder().default_retention(default.build()).build());
+    }
+    let out = s3
+        .put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(config.build())
+        .send()
+        .await;
+    out.map_err(|e| describe(&e))?;
+    Ok(())
 }
 
 /// Creates a table as its template properties declare it: attributes, key schema, global

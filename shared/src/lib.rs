@@ -9,6 +9,9 @@ pub mod aml;
 pub mod archive;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
+pub mod azure;
+pub mod backup;
 pub mod batch;
 pub mod compliance;
 pub mod csvio;

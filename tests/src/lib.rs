@@ -40,11 +40,7 @@ impl Moto {
 
 /// `tansu` from `VIGIL_TANSU`, the repo's tools (`infra/setup.sh`), or PATH.
 fn tansu() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIGIL_TANSU") {
-        return p.into();
-    }
-    let local = workspace().join(".tools/tansu/bin/tansu");
-    if local.exists() { local } else { "tansu".into() }
+    vigil_local::moto::tool("VIGIL_TANSU", ".tools/tansu/bin/tansu", "tansu")
 }
 
 /// A Kafka-protocol broker (tansu, in-memory storage) for this test; killed when dropped.

@@ -44,6 +44,22 @@ fn fixtures() -> Vec<(&'static str, Value)> {
         ("alerts-eventbridge-compliance.json", events::eventbridge("Vigil alert HIGH", compliance)),
         ("producer-api.json", events::api_post(&format!("[{},{}]", txs[0], txs[1]))),
         ("producer-s3.json", events::s3_put(DROP, "incoming/2018-05-01.csv", 180)),
+        // No version id: the copier backs up the current version of the object named.
+        (
+            "backup-object-created.json",
+            serde_json::json!({
+                "version": "0", "id": "7e2c8e1a-8c11-4f3e-9d6a-0a4c1f6e2b9d", "detail-type": "Object Created",
+                "source": "aws.s3", "account": "123456789012", "time": "2018-05-01T09:31:05Z",
+                "region": "us-east-1", "resources": [format!("arn:aws:s3:::{}", vigil_tests::LAKE)],
+                "detail": {
+                    "version": "0", "bucket": { "name": vigil_tests::LAKE },
+                    "object": { "key": "decisions/dt=2018-05-01/batch-1.parquet", "size": 3120, "sequencer": "0" },
+                    "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject",
+                },
+            }),
+        ),
+        ("backup-reconcile.json", serde_json::json!({ "action": "reconcile" })),
+        ("backup-verify.json", serde_json::json!({ "action": "verify" })),
     ]
 }
 
@@ -59,6 +75,14 @@ fn fixtures_are_current_and_read_as_lambda_events() {
         let stored = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(stored, text, "{name} is stale: rerun with VIGIL_UPDATE_FIXTURES=1");
         let parsed = match name.split('-').next() {
+            Some("backup") if name.contains("object") => serde_json::from_value::<
+                aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>,
+            >(value)
+            .map(|_| ()),
+            Some("backup") => {
+                assert!(value["action"].is_string(), "{name}: an action");
+                Ok(())
+            }
             Some("scorer") if name.contains("decisions") => {
                 serde_json::from_value::<aws_lambda_events::apigw::ApiGatewayV2httpRequest>(value).map(|_| ())
             }

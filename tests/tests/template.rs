@@ -8,7 +8,7 @@ use std::process::Command;
 use vigil_local::template::Resource;
 use vigil_local::{LocalStack, Template};
 use vigil_shared::aws::lambda::{
-    AlertsConfig, DeskConfig, ProducerConfig, ScorerConfig, ScreeningConfig, Vars,
+    AlertsConfig, BackupSettings, DeskConfig, ProducerConfig, ScorerConfig, ScreeningConfig, Vars,
 };
 use vigil_tests::workspace;
 
@@ -80,7 +80,10 @@ fn every_function_is_a_cargo_lambda_binary_on_al2023_with_json_logs() {
         );
         binaries.insert(binary.to_owned());
     }
-    assert_eq!(binaries, BTreeSet::from(["alerts".into(), "producer".into(), "scorer".into()]));
+    assert_eq!(
+        binaries,
+        BTreeSet::from(["alerts".into(), "backup-copier".into(), "producer".into(), "scorer".into()])
+    );
 }
 
 #[test]
@@ -271,6 +274,18 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
                     assert_eq!(desk.is_some(), f.id == "DecisionFunction", "{}: serves decisions", f.id);
                 }
                 Some("alerts") => drop(AlertsConfig::from_vars(&recorded).expect("alerts configures")),
+                Some("backup-copier") => {
+                    let settings = BackupSettings::from_vars(&recorded).expect("backup copier configures");
+                    let buckets: Vec<&str> =
+                        settings.config.sources.iter().map(|s| s.bucket.as_str()).collect();
+                    assert_eq!(
+                        buckets,
+                        [
+                            stack.resources["LakeBucket"].reference.as_str(),
+                            stack.resources["ReportsBucket"].reference.as_str()
+                        ]
+                    );
+                }
                 Some("producer") => {
                     let config = ProducerConfig::from_vars(&recorded).expect("producer configures");
                     let kafka = matches!(
@@ -296,7 +311,7 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 10);
 }
 
 #[test]
@@ -364,6 +379,19 @@ fn the_test_harness_names_resources_as_the_local_stack_does() {
     assert_eq!(stack.parameters["MskTopic"], "vigil-transactions");
 }
 
+/// A function's role: its statements, and every action they name.
+fn role_actions(t: &Template, function: &Resource) -> (Vec<(String, Value)>, BTreeSet<String>) {
+    let role = t.resource(target(&function.properties["Role"]).unwrap()).unwrap();
+    let mut all = Vec::new();
+    statements(&role.properties, &role.id, &mut all);
+    let actions = all
+        .iter()
+        .flat_map(|(_, s)| as_list(&s["Action"]))
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    (all, actions)
+}
+
 #[test]
 fn the_decision_route_is_signed_and_served_by_the_scorer_binary() {
     let t = template();
@@ -385,15 +413,62 @@ fn the_decision_route_is_signed_and_served_by_the_scorer_binary() {
     // The answer never waits on the function's own timeout for long.
     assert!(f.properties["Timeout"].as_u64().is_some_and(|s| s <= 10));
     // Its role writes state and the stream, never the lake or the alert bus.
-    let role = t.resource(target(&f.properties["Role"]).unwrap()).unwrap();
-    let mut all = Vec::new();
-    statements(&role.properties, "DecisionRole", &mut all);
-    let actions: BTreeSet<String> = all
-        .iter()
-        .flat_map(|(_, s)| as_list(&s["Action"]))
-        .filter_map(|a| a.as_str().map(str::to_owned))
-        .collect();
+    let (_, actions) = role_actions(&t, &f);
     assert!(actions.contains("kinesis:PutRecords") && actions.contains("dynamodb:BatchGetItem"));
     assert!(!actions.contains("events:PutEvents"), "alerts are the stream path's");
     assert!(!actions.iter().any(|a| a.starts_with("s3:") && a != "s3:PutObject"));
+}
+
+#[test]
+fn the_backup_bucket_locks_every_copy_and_the_copier_cannot_delete() {
+    let t = template();
+    let bucket = t.resource("BackupBucket").expect("a backup bucket");
+    assert_eq!(bucket.properties["ObjectLockEnabled"], true, "Object Lock is on from creation");
+    let rule = &bucket.properties["ObjectLockConfiguration"]["Rule"]["DefaultRetention"];
+    assert_eq!(rule["Mode"], "COMPLIANCE");
+    assert_eq!(rule["Days"]["Ref"], "BackupRetentionDays");
+    assert!(t.doc["Parameters"]["BackupRetentionDays"]["MinValue"].as_u64().is_some_and(|d| d >= 1));
+    // The sources tell EventBridge about new objects; the copier's rule picks the prefixes.
+    for source in ["LakeBucket", "ReportsBucket"] {
+        let b = t.resource(source).unwrap();
+        assert_eq!(
+            b.properties["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"],
+            true
+        );
+    }
+    let f = t.resource("BackupCopierFunction").unwrap();
+    let events = &f.properties["Events"];
+    assert_eq!(events["NewObjects"]["Type"], "EventBridgeRule");
+    assert_eq!(events["NewObjects"]["Properties"]["Pattern"]["detail-type"][0], "Object Created");
+    assert!(target(&events["NewObjects"]["Properties"]["DeadLetterConfig"]["Arn"]).is_some());
+    for (event, action) in [("Reconcile", "reconcile"), ("Verify", "verify")] {
+        let input: Value =
+            serde_json::from_str(events[event]["Properties"]["Input"].as_str().unwrap()).unwrap();
+        assert_eq!(input["action"], action, "{event}");
+    }
+    // Azure credentials come from Secrets Manager, never the template.
+    let env = t.function_environment(&f);
+    assert_eq!(target(&env["VIGIL_AZURE_SECRET"]), Some("AzureBackupSecret"));
+    assert!(!t.doc.to_string().to_lowercase().contains("accountkey="), "no Azure key in the template");
+    // Least privilege: reads the sources, writes the backup and restore buckets, deletes nothing.
+    let (all, actions) = role_actions(&t, &f);
+    assert!(
+        actions.iter().all(|a| !a.to_lowercase().contains("delete") && !a.contains("Bypass")),
+        "{actions:?}"
+    );
+    for needed in
+        ["s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention", "secretsmanager:GetSecretValue"]
+    {
+        assert!(actions.contains(needed), "{needed}");
+    }
+    for (_, s) in &all {
+        let writes = as_list(&s["Action"]).iter().any(|a| a == "s3:PutObject");
+        let resources = s["Resource"].to_string();
+        if writes {
+            assert!(
+                !resources.contains("LakeBucket") && !resources.contains("ReportsBucket"),
+                "never writes a source: {resources}"
+            );
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! [`Timeouts`]; `AWS_ENDPOINT_URL` points them all at a local endpoint (moto) for tests and
 //! the local demo.
 
+pub mod backup;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod kinesis;
@@ -10,6 +11,7 @@ pub mod lambda;
 pub mod lists;
 pub mod msk;
 pub mod s3;
+pub mod secrets;
 pub mod sns;
 mod timeouts;
 

@@ -90,6 +90,19 @@ impl Timeouts {
         initial_backoff: secs(1),
     };
 
+    /// Backup copier (900 s): a CopyObject of up to 256 MiB or an UploadPartCopy of a
+    /// 64 MiB part is seconds of S3's work, answered when done; 60 s an attempt, three
+    /// minutes a call, and a failed call still leaves most of the function's time to
+    /// report it. A streamed body (GetObject, a blob) fails on stalls, not on length.
+    pub const BACKUP: Timeouts = Timeouts {
+        function: secs(900),
+        connect: secs(2),
+        attempt: secs(60),
+        operation: secs(180),
+        max_attempts: 3,
+        initial_backoff: secs(1),
+    };
+
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect)
@@ -114,7 +127,8 @@ impl Timeouts {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, Timeouts); 4] = [
+    const ALL: [(&str, Timeouts); 5] = [
+        ("backup", Timeouts::BACKUP),
         ("scorer", Timeouts::SCORER),
         ("alerts", Timeouts::ALERTS),
         ("producer", Timeouts::PRODUCER),

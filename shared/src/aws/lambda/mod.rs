@@ -4,6 +4,7 @@
 //! share (configuration from the environment, errors) is here.
 
 mod alerts;
+mod backup;
 mod decisions;
 mod http;
 mod producer;
@@ -11,6 +12,7 @@ mod scorer;
 mod stream;
 
 pub use alerts::{AlertsConfig, AlertsHandler, MAX_ALERT_LEASE};
+pub use backup::{BackupHandler, BackupSettings};
 pub use decisions::{DeskConfig, ROUTE as DECISIONS_ROUTE};
 pub use producer::{FileSummary, ProducerConfig, ProducerHandler};
 pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline, ScreeningConfig, aml, compliance, screening};
@@ -60,6 +62,16 @@ pub mod env {
     pub const AML_CONFIG: &str = "VIGIL_AML_CONFIG";
     /// The compliance audience's topic (AML and sanctions alerts).
     pub const TOPIC_COMPLIANCE: &str = "VIGIL_TOPIC_COMPLIANCE";
+    /// Backup copier: the Object Lock bucket copies go to.
+    pub const BACKUP_BUCKET: &str = "VIGIL_BACKUP_BUCKET";
+    /// Backup copier: `bucket=prefix,prefix;bucket=prefix`, what is backed up.
+    pub const BACKUP_SOURCES: &str = "VIGIL_BACKUP_SOURCES";
+    /// Backup copier: days each S3 copy is locked in COMPLIANCE mode.
+    pub const BACKUP_RETENTION_DAYS: &str = "VIGIL_BACKUP_RETENTION_DAYS";
+    /// Backup copier: the scratch bucket restores go to.
+    pub const RESTORE_BUCKET: &str = "VIGIL_RESTORE_BUCKET";
+    /// Backup copier: the Secrets Manager secret holding the Azure account's credentials.
+    pub const AZURE_SECRET: &str = "VIGIL_AZURE_SECRET";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +84,11 @@ pub enum ConfigError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Lists(#[from] crate::aws::lists::ListLoadError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::ConfigError),
+    /// A service the function needs at init (Secrets Manager) failed or holds nonsense.
+    #[error("{0}")]
+    Init(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +105,12 @@ pub enum HandlerError {
     Alert(#[from] FanOutError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    /// A backup service failed: Lambda retries the invocation, then dead-letters it.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
+    /// A verification found copies missing or corrupt (the report is stored and logged).
+    #[error("verify: {0}")]
+    Verify(String),
 }
 
 /// Where a function's configuration comes from: the process environment in Lambda; the
