@@ -52,6 +52,7 @@ pub fn run(command: BackupCommand) -> Result<()> {
             rate: None,
             drain_timeout: Duration::from_secs(120),
             ops_endpoint: OPS.to_owned(),
+            compliance_endpoint: None,
             chaos: None,
             decide: false,
         };

@@ -44,6 +44,7 @@ pub fn run(spec: &Spec, drill: &Drill) -> Result<()> {
                 rate: Some(drill::RATE),
                 drain_timeout: std::time::Duration::from_secs(150),
                 ops_endpoint: OPS.to_owned(),
+                compliance_endpoint: None,
                 chaos: None,
                 decide: false,
             },

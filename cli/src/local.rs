@@ -1,6 +1,7 @@
 //! `vigil demo --local-aws` and `vigil stack`: the deployed pipeline on a local AWS (moto),
 //! built from template.yaml.
 
+use crate::aml_generate;
 use crate::demo::simulated;
 use crate::generate::Spec;
 use anyhow::{Context, Result, bail};
@@ -10,7 +11,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use vigil_local::e2e::{self, Options, Report};
 use vigil_local::{LocalStack, Template, moto};
-use vigil_shared::{CustomerId, Event};
+use vigil_shared::aml::{FlowEvent, PartyName, RiskRating, Transfer};
+use vigil_shared::customer::CustomerProfile;
+use vigil_shared::wire::Flow;
+use vigil_shared::{AccountId, Currency, CustomerId, Event, TransactionId};
 
 /// Stack name used locally (resources are named `vigil-…`).
 const STACK: &str = "vigil";
@@ -108,6 +112,7 @@ pub(crate) fn stream(spec: &Spec, transactions: usize) -> Result<Vec<String>> {
             events.push((label.known_at, Event::Label(label).to_json()));
         }
     }
+    events.extend(compliance_events(spec.seed));
     events.sort_by_key(|(at, _)| *at);
     let mut payloads: Vec<String> = events.into_iter().map(|(_, e)| e).collect();
     // One record in a hundred is one the producer must refuse (and say why).
@@ -115,6 +120,64 @@ pub(crate) fn stream(spec: &Spec, transactions: usize) -> Result<Vec<String>> {
         payloads.insert(i, format!(r#"{{"transaction_id":"bad-{i}","amount":"-1"}}"#));
     }
     Ok(payloads)
+}
+
+/// Accounts of the AML scenario beside the card payments.
+const AML_ACCOUNTS: usize = 40;
+
+/// Transfers and cash of a small AML scenario with injected laundering patterns
+/// (`vigil aml generate`), its account holders' profiles (one of them on the demo
+/// sanctions list), and two transfers to listed payees: what the compliance team gets.
+pub(crate) fn compliance_events(seed: u64) -> Vec<(DateTime<Utc>, String)> {
+    let scenario = aml_generate::simulate(AML_ACCOUNTS, seed);
+    let opened = scenario.start - chrono::TimeDelta::days(1);
+    let mut out = Vec::with_capacity(scenario.events.len() + scenario.accounts.len() / 2 + 3);
+    let names = ["Maria Lopez", "John Carter", "Aiko Tanaka", "Pierre Martin", "Sara Cohen", "Ravi Patel"];
+    for (i, pair) in scenario.accounts.chunks(2).enumerate() {
+        let accounts: Vec<AccountId> = pair.iter().map(|(id, _)| id.clone()).collect();
+        // One customer of the bank is on the (fictional) list.
+        let name = if i == 4 { "Dmitri Karvosh" } else { names[i % names.len()] };
+        let (Ok(customer), Ok(name)) = (CustomerId::parse(&format!("cust-{i:04}")), PartyName::parse(name))
+        else {
+            continue;
+        };
+        let id = CustomerProfile::content_id(
+            &customer,
+            Some(&name),
+            None,
+            None,
+            RiskRating::Low,
+            &accounts,
+            opened,
+        );
+        let profile = CustomerProfile {
+            id,
+            customer,
+            name: Some(name),
+            date_of_birth: None,
+            country: None,
+            risk: RiskRating::Low,
+            accounts,
+            updated_at: opened,
+        };
+        out.push((opened, Event::Customer(profile).to_json()));
+    }
+    let mut flows: Vec<FlowEvent> = scenario.events;
+    for (i, payee) in ["Zentara Maritime Holdings", "Orchid Blackwater Trading"].iter().enumerate() {
+        let (Ok(id), Ok(name), Some(FlowEvent::Transfer(template))) = (
+            TransactionId::parse(&format!("sanctioned-{i}")),
+            PartyName::parse(payee),
+            flows.iter().find(|f| matches!(f, FlowEvent::Transfer(_))).cloned(),
+        ) else {
+            continue;
+        };
+        flows.push(FlowEvent::Transfer(Transfer { id, payee_name: Some(name), ..template }));
+    }
+    for event in flows {
+        let at = event.at();
+        out.push((at, Event::Flow(Flow { event, currency: Currency::USD }).to_json()));
+    }
+    out
 }
 
 /// `vigil demo --local-aws`.
@@ -159,6 +222,7 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
             rate: run.rate,
             drain_timeout: Duration::from_secs(120),
             ops_endpoint: OPS.to_owned(),
+            compliance_endpoint: Some(COMPLIANCE.to_owned()),
             chaos: None,
             decide: run.decide,
         };
@@ -179,6 +243,13 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
 fn print_report(r: &Report) {
     println!("\nOperations inbox (first alerts, as SNS delivers them)");
     for alert in r.alerts.iter().take(5) {
+        println!("  Subject: {}\n  {}\n", alert.subject, alert.message.replace('\n', "\n  "));
+    }
+    println!("Compliance inbox (AML and sanctions alerts: the whole pattern, never sent to operations)");
+    // An AML pattern or two, then a screening hit or two.
+    let aml = r.compliance_alerts.iter().filter(|a| a.alert_id.starts_with("aml:")).take(2);
+    let screened = r.compliance_alerts.iter().filter(|a| a.alert_id.starts_with("sanctions:")).take(2);
+    for alert in aml.chain(screened) {
         println!("  Subject: {}\n  {}\n", alert.subject, alert.message.replace('\n', "\n  "));
     }
     println!("Accounting");
@@ -202,6 +273,14 @@ fn print_report(r: &Report) {
         r.missing_alerts.len(),
         r.duplicate_alerts,
         r.dead_letters
+    );
+    let aml = r.compliance_alerts.iter().filter(|a| a.alert_id.starts_with("aml:")).count();
+    println!(
+        "  compliance alerts: {} delivered once ({aml} AML, {} sanctions), {} monitored transactions missing one, {} duplicates",
+        r.compliance_alerts.len(),
+        r.compliance_alerts.len() - aml,
+        r.missing_compliance.len(),
+        r.duplicate_compliance
     );
     if !r.decision_latencies.is_empty() {
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e3);

@@ -54,7 +54,10 @@ impl Tally {
     pub fn add(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Decided(d, _) => self.verdicts[d.verdict as usize] += 1,
-            Outcome::Duplicate(_) => self.duplicates += 1,
+            Outcome::Monitored { finding, repeat: false } => {
+                self.verdicts[finding.decision.verdict as usize] += 1
+            }
+            Outcome::Duplicate(_) | Outcome::Monitored { repeat: true, .. } => self.duplicates += 1,
             Outcome::Labelled { .. } => self.labels += 1,
             Outcome::LabelDuplicate { .. } => self.labels_duplicate += 1,
             Outcome::LabelParked { .. } => self.labels_parked += 1,

@@ -14,10 +14,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use vigil_shared::Model;
-use vigil_shared::aws::lambda::{AlertsConfig, AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler};
+use vigil_shared::aws::lambda::{
+    self as lambda, AlertsConfig, AlertsHandler, ProducerHandler, ScorerConfig, ScorerHandler,
+};
 use vigil_shared::aws::sns::SnsNotifier;
+use vigil_shared::compliance::Compliance;
 use vigil_shared::metrics::MetricsSink;
+use vigil_shared::{Model, Policy};
 
 /// An API Gateway (HTTP API, payload 2.0) `POST /transactions` request event.
 pub fn api_request(body: &str) -> Value {
@@ -59,6 +62,8 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// The e-mail endpoint whose inbox is the operations team's.
     pub ops_endpoint: String,
+    /// The compliance team's (AML and sanctions alerts), if the run watches it.
+    pub compliance_endpoint: Option<String>,
     /// The drill's failures, injected around the functions.
     pub chaos: Option<Arc<Chaos>>,
     /// Transactions go through the decision API (`POST /v1/decisions`) instead of the
@@ -77,6 +82,7 @@ pub struct Snapshot {
 /// One alert as it reached the operations inbox.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub alert_id: String,
     pub transaction_id: String,
     pub subject: String,
     pub message: String,
@@ -86,7 +92,8 @@ pub struct Received {
 #[derive(Debug, Default)]
 pub struct Report {
     pub submitted: usize,
-    /// Events the producer took: transactions and `labels` (chargebacks).
+    /// Events the producer took: transactions and `labels` (chargebacks, and customer
+    /// profiles: events with no decision row).
     pub accepted: usize,
     pub labels: usize,
     pub rejected: usize,
@@ -103,6 +110,11 @@ pub struct Report {
     pub missing_alerts: Vec<String>,
     pub duplicate_alerts: usize,
     pub alerts: Vec<Received>,
+    /// Compliance alerts (AML, sanctions) as the compliance inbox got them, one per alert
+    /// id; monitored transactions whose REVIEW or BLOCK reached it by no alert; repeats.
+    pub compliance_alerts: Vec<Received>,
+    pub missing_compliance: Vec<String>,
+    pub duplicate_compliance: usize,
     /// Producer (or decision API) answer → alert in the inbox, sorted.
     pub latencies: Vec<Duration>,
     /// With `decide`: each decision request's round trip as the client saw it, sorted, and
@@ -128,6 +140,7 @@ impl Report {
     pub fn accounted(&self) -> bool {
         self.undecided.is_empty()
             && self.missing_alerts.is_empty()
+            && self.missing_compliance.is_empty()
             && self.duplicate_alerts == 0
             && self.dead_lettered == 0
             && self.dead_letters.values().all(|n| *n == 0)
@@ -205,7 +218,7 @@ async fn functions(
 /// Builds the scorer a stream source invokes, one per shard as Lambda runs them; with
 /// `watched`, its DynamoDB client reports each transaction answered to a tripwire (the
 /// drill kills invocations mid-save).
-fn scorer_containers(
+async fn scorer_containers(
     config: &SdkConfig,
     stack: &LocalStack,
     function: &str,
@@ -218,6 +231,9 @@ fn scorer_containers(
         .ok_or_else(|| RunError::Setup(format!("{function}: a stream source must invoke the scorer")))?;
     let env = stack.environment(&resource).map_err(|e| RunError::Setup(e.to_string()))?;
     let at = ScorerConfig::from_vars(&env).map_err(|e| RunError::Setup(e.to_string()))?;
+    // Lists load once here, not per container: the stack shares one copy.
+    let s3 = vigil_shared::aws::s3::client(config);
+    let screening = lambda::screening(&s3, &env).await.map_err(|e| RunError::Setup(e.to_string()))?;
     let config = config.clone();
     Ok(Arc::new(move || {
         let tripwire = watched.then(|| Arc::new(Tripwire::default()));
@@ -226,16 +242,47 @@ fn scorer_containers(
             dynamodb = dynamodb.interceptor(Watch { tripwire: t.clone(), operation: "TransactWriteItems" });
         }
         let model = Model::embedded().map_err(|e| e.to_string())?;
+        let compliance =
+            Compliance { aml: lambda::aml(&env).map_err(|e| e.to_string())?, screening: screening.clone() };
         let mut h = ScorerHandler::new(
             aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             vigil_shared::aws::s3::client(&config),
             aws_sdk_eventbridge::Client::new(&config),
             at.clone(),
             model,
+            Policy { compliance, ..Policy::default() },
         );
         h.metrics = MetricsSink::Off;
         Ok(Container { function: Function::Scorer(Box::new(h)), tripwire })
     }))
+}
+
+/// The fictional demo sanctions lists (`infra/sanctions/demo/`), uploaded where the
+/// scorer's environment says its lists are, unless lists are there already.
+pub async fn seed_lists(config: &SdkConfig, stack: &LocalStack) -> Result<(), RunError> {
+    let setup = |e: &dyn std::fmt::Display| RunError::Setup(e.to_string());
+    let scorer = stack.function("scorer").ok_or_else(|| RunError::Setup("no scorer function".into()))?;
+    let env = stack.environment(&scorer).map_err(|e| setup(&e))?;
+    let Some(bucket) = env.get(lambda::env::SANCTIONS_BUCKET).cloned() else { return Ok(()) };
+    let s3 = vigil_shared::aws::s3::client(config);
+    let lists: [(&str, &[u8]); 2] = [
+        (lambda::env::SANCTIONS_SDN_KEY, include_bytes!("../../infra/sanctions/demo/sdn.csv")),
+        (lambda::env::SANCTIONS_ALT_KEY, include_bytes!("../../infra/sanctions/demo/alt.csv")),
+    ];
+    for (var, body) in lists {
+        let key = env.get(var).cloned().ok_or_else(|| RunError::Setup(format!("{var} is not set")))?;
+        if s3.head_object().bucket(&bucket).key(&key).send().await.is_ok() {
+            continue;
+        }
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .map_err(|e| RunError::Aws(describe(&e)))?;
+    }
+    Ok(())
 }
 
 /// Runs `payloads` (stream events as JSON) through the deployed-shaped pipeline.
@@ -247,13 +294,14 @@ pub async fn run(
     on_progress: &(dyn Fn(Snapshot) + Sync),
 ) -> Result<Report, RunError> {
     let aws = |e: &(dyn std::error::Error + 'static)| RunError::Aws(describe(e));
+    seed_lists(config, stack).await?;
     let functions = functions(config, stack, options.chaos.is_some()).await?;
     let kinesis = aws_sdk_kinesis::Client::new(config);
     let sqs = aws_sdk_sqs::Client::new(config);
     let (stream, targets) = (Progress::default(), Progress::default());
     let mut tasks = Vec::new();
     for source in &stack.stream_sources {
-        let container = scorer_containers(config, stack, &source.function, options.chaos.is_some())?;
+        let container = scorer_containers(config, stack, &source.function, options.chaos.is_some()).await?;
         let chaos = options.chaos.clone();
         let (source, kinesis, sqs) = (source.clone(), kinesis.clone(), sqs.clone());
         tasks.push(tokio::spawn(run_stream(source, kinesis, sqs, container, stream.clone(), chaos)));
@@ -271,6 +319,15 @@ pub async fn run(
         .ok_or_else(|| RunError::Setup(format!("no subscription for {}", options.ops_endpoint)))?;
     let inbox = Inbox::default();
     let watcher = tokio::spawn(inbox.clone().watch(sqs.clone(), inbox_url, stream.stop.clone()));
+    let compliance = Inbox::default();
+    let compliance_watcher = match &options.compliance_endpoint {
+        Some(endpoint) => {
+            let url = stack.inboxes.get(endpoint).cloned();
+            let url = url.ok_or_else(|| RunError::Setup(format!("no subscription for {endpoint}")))?;
+            Some(tokio::spawn(compliance.clone().watch(sqs.clone(), url, stream.stop.clone())))
+        }
+        None => None,
+    };
 
     // Submit.
     let producer = stack.function("producer").map(|f| functions[&f.id].clone());
@@ -332,7 +389,7 @@ pub async fn run(
                     Some("accepted") => {
                         report.accepted += 1;
                         let payload = item["item"].as_u64().and_then(|i| to_produce.get(i as usize));
-                        if payload.is_some_and(|p| is_label(p)) {
+                        if payload.is_some_and(|p| is_undecided_kind(p)) {
                             report.labels += 1;
                         } else {
                             accepted_at
@@ -354,9 +411,16 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let decisions = lake_decisions(config, stack).await.map_err(RunError::Aws)?;
-    let expected: Vec<&String> =
-        decisions.iter().filter(|(_, v)| v.as_str() != "ACCEPT").map(|(id, _)| id).collect();
-    while expected.iter().any(|id| !inbox.has(id)) && Instant::now() < deadline {
+    let alerted = |card: bool| -> Vec<&String> {
+        let wanted = |(v, channel): &(String, String)| v != "ACCEPT" && (channel == "card") == card;
+        decisions.iter().filter(|(_, d)| wanted(d)).map(|(id, _)| id).collect()
+    };
+    let expected = alerted(true);
+    let expected_compliance = if options.compliance_endpoint.is_some() { alerted(false) } else { Vec::new() };
+    while (expected.iter().any(|id| !inbox.has(id))
+        || expected_compliance.iter().any(|id| !compliance.has(id)))
+        && Instant::now() < deadline
+    {
         on_progress(snapshot(report.submitted, &stream, &inbox));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -368,14 +432,31 @@ pub async fn run(
         task.await.map_err(|e| RunError::Aws(e.to_string()))?.map_err(RunError::Aws)?;
     }
     watcher.await.map_err(|e| RunError::Aws(e.to_string()))?.map_err(RunError::Aws)?;
+    if let Some(w) = compliance_watcher {
+        w.await.map_err(|e| RunError::Aws(e.to_string()))?.map_err(RunError::Aws)?;
+    }
 
     report.scored = stream.done.load(Ordering::SeqCst);
     report.dead_lettered =
         stream.dead_lettered.load(Ordering::SeqCst) + targets.dead_lettered.load(Ordering::SeqCst);
     report.scorer_invocations = stream.invocations.load(Ordering::SeqCst);
     report.item_failures = stream.item_failures.load(Ordering::SeqCst);
-    for verdict in decisions.values() {
+    for (verdict, _) in decisions.values() {
         *report.verdicts.entry(verdict.clone()).or_default() += 1;
+    }
+    report.missing_compliance =
+        expected_compliance.iter().filter(|id| !compliance.has(id)).map(|id| (*id).clone()).collect();
+    let mut seen = HashSet::new();
+    for (alert, _) in compliance.take() {
+        // The compliance inbox also gets the card alerts its rule-code filter lets through.
+        if !alert.alert_id.starts_with("aml:") && !alert.alert_id.starts_with("sanctions:") {
+            continue;
+        }
+        if seen.insert(alert.alert_id.clone()) {
+            report.compliance_alerts.push(alert);
+        } else {
+            report.duplicate_compliance += 1;
+        }
     }
     report.undecided = accepted_at.keys().filter(|id| !decisions.contains_key(*id)).cloned().collect();
     report.missing_alerts = expected.iter().filter(|id| !inbox.has(id)).map(|id| (*id).clone()).collect();
@@ -420,8 +501,16 @@ fn is_label(payload: &str) -> bool {
     serde_json::from_str::<Value>(payload).is_ok_and(|v| v["type"] == "label")
 }
 
-/// Transaction id → verdict, from every decisions object in the lake.
-async fn lake_decisions(config: &SdkConfig, stack: &LocalStack) -> Result<HashMap<String, String>, String> {
+/// Labels and customer profiles: events the lake's decisions table has no row for.
+fn is_undecided_kind(payload: &str) -> bool {
+    serde_json::from_str::<Value>(payload).is_ok_and(|v| v["type"] == "label" || v["type"] == "customer")
+}
+
+/// Transaction id → (verdict, channel) of every decision in the lake.
+async fn lake_decisions(
+    config: &SdkConfig,
+    stack: &LocalStack,
+) -> Result<HashMap<String, (String, String)>, String> {
     let s3 = vigil_shared::aws::s3::client(config);
     let bucket = stack.resources.get("LakeBucket").map(|p| p.reference.clone()).ok_or("no LakeBucket")?;
     let mut out = HashMap::new();
@@ -440,7 +529,7 @@ async fn lake_decisions(config: &SdkConfig, stack: &LocalStack) -> Result<HashMa
             for row in vigil_shared::archive::parquet::text_rows(bytes).map_err(|e| e.to_string())? {
                 let field = |name: &str| row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
                 if let (Some(id), Some(verdict)) = (field("transaction_id"), field("verdict")) {
-                    out.insert(id, verdict);
+                    out.insert(id, (verdict, field("channel").unwrap_or_else(|| "card".into())));
                 }
             }
         }
@@ -501,6 +590,7 @@ impl Inbox {
                     envelope["MessageAttributes"][name]["Value"].as_str().unwrap_or_default().to_owned()
                 };
                 let alert = Received {
+                    alert_id: attribute("alert_id"),
                     transaction_id: attribute("transaction_id"),
                     severity: attribute("severity"),
                     subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),

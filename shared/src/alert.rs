@@ -1,7 +1,7 @@
 //! What the operations team receives for a REVIEW or BLOCK decision.
 
 use crate::decision::{Decision, Reason, Verdict};
-use crate::ids::{TerminalId, TransactionId};
+use crate::ids::{AccountId, TerminalId, TransactionId};
 use crate::money::{Amount, Currency};
 use crate::transaction::Transaction;
 use chrono::{DateTime, Utc};
@@ -33,6 +33,16 @@ impl Severity {
     }
 }
 
+/// Who an alert is for. Fraud operations see card payments; compliance sees AML and
+/// sanctions alerts, which name every account of the pattern and must not reach fraud
+/// operations (tipping-off rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    FraudOps,
+    Compliance,
+}
+
 /// An alert carries no raw customer identifier: only its masked form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -44,60 +54,128 @@ pub struct Alert {
     pub score: f32,
     /// Key of the decision record.
     pub transaction_id: TransactionId,
-    pub customer_masked: String,
-    pub terminal: TerminalId,
-    pub amount: Amount,
-    pub currency: Currency,
     pub at: DateTime<Utc>,
     pub reasons: Vec<Reason>,
+    /// What the alert is about, by audience (`audience` on the wire).
+    #[serde(flatten)]
+    pub about: About,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "audience", rename_all = "snake_case")]
+pub enum About {
+    /// A card payment.
+    FraudOps { customer_masked: String, terminal: TerminalId, amount: Amount, currency: Currency },
+    /// A transfer, cash movement or customer profile.
+    Compliance {
+        /// `transfer`, `cash_deposit`, `cash_withdrawal` or `customer profile`.
+        channel: String,
+        /// The account the alert is about first, then every account of the pattern.
+        accounts: Vec<AccountId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer_masked: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<Amount>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
+        /// The sanctions lists screened against, when screening raised the alert.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        list_version: Option<String>,
+    },
+}
+
+impl Severity {
+    pub fn of(verdict: Verdict) -> Option<Severity> {
+        match verdict {
+            Verdict::Accept => None,
+            Verdict::Review => Some(Severity::Medium),
+            Verdict::Block => Some(Severity::High),
+        }
+    }
 }
 
 impl Alert {
     /// The alert for `decision`, if it calls for one (ACCEPT does not).
     pub fn for_decision(decision: &Decision, tx: &Transaction) -> Option<Alert> {
-        let severity = match decision.verdict {
-            Verdict::Accept => return None,
-            Verdict::Review => Severity::Medium,
-            Verdict::Block => Severity::High,
-        };
         Some(Alert {
             id: format!("vigil:{}", decision.transaction_id),
-            severity,
+            severity: Severity::of(decision.verdict)?,
             verdict: decision.verdict,
             score: decision.score,
             transaction_id: decision.transaction_id.clone(),
-            customer_masked: tx.customer.to_string(),
-            terminal: tx.terminal.clone(),
-            amount: tx.amount,
-            currency: tx.currency,
             at: tx.at,
             reasons: decision.reasons.clone(),
+            about: About::FraudOps {
+                customer_masked: tx.customer.to_string(),
+                terminal: tx.terminal.clone(),
+                amount: tx.amount,
+                currency: tx.currency,
+            },
         })
+    }
+
+    pub fn audience(&self) -> Audience {
+        match self.about {
+            About::FraudOps { .. } => Audience::FraudOps,
+            About::Compliance { .. } => Audience::Compliance,
+        }
     }
 
     /// Codes of the rules that fired, for subscription filter policies.
     pub fn rule_codes(&self) -> impl Iterator<Item = &str> {
-        self.reasons.iter().map(|r| r.code.as_str()).filter(|c| c.starts_with("RULE_"))
+        self.reasons
+            .iter()
+            .map(|r| r.code.as_str())
+            .filter(|c| c.starts_with("RULE_") || c.starts_with("AML_") || c.starts_with("SANCTIONS_"))
     }
 }
 
 /// The message as an analyst reads it.
 impl fmt::Display for Alert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "[{}] {} score {:.3}: card {}, {} {} at terminal {}, {}",
+        let head = format!(
+            "[{}{}] {} score {:.3}",
             self.severity.as_str(),
+            match self.about {
+                About::FraudOps { .. } => "",
+                About::Compliance { .. } => " COMPLIANCE",
+            },
             self.verdict,
-            self.score,
-            self.customer_masked,
-            self.amount,
-            self.currency,
-            self.terminal,
-            self.at.format("%Y-%m-%d %H:%M UTC"),
-        )?;
+            self.score
+        );
+        let at = self.at.format("%Y-%m-%d %H:%M UTC");
+        match &self.about {
+            About::FraudOps { customer_masked, terminal, amount, currency } => {
+                writeln!(
+                    f,
+                    "{head}: card {customer_masked}, {amount} {currency} at terminal {terminal}, {at}"
+                )?;
+            }
+            About::Compliance { channel, accounts, customer_masked, amount, currency, .. } => {
+                write!(f, "{head}: {channel}")?;
+                if let Some(first) = accounts.first() {
+                    write!(f, ", account {first}")?;
+                }
+                if let Some(c) = customer_masked {
+                    write!(f, ", customer {c}")?;
+                }
+                if let (Some(a), Some(c)) = (amount, currency) {
+                    write!(f, ", {a} {c}")?;
+                }
+                writeln!(f, ", {at}")?;
+            }
+        }
         for r in &self.reasons {
             writeln!(f, "  - {r}")?;
+        }
+        if let About::Compliance { accounts, list_version, .. } = &self.about {
+            if accounts.len() > 1 {
+                let names: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
+                writeln!(f, "  accounts in the pattern: {}", names.join(", "))?;
+            }
+            if let Some(v) = list_version {
+                writeln!(f, "  screened against: {v}")?;
+            }
         }
         writeln!(f, "  decision record: transaction {}", self.transaction_id)?;
         // Subscribers drop a repeat by this id: one can follow a crash between publishing

@@ -1,9 +1,14 @@
 //! The decision lake: every decision and label, for reports, audits and retraining.
 
 use crate::alert::DeliveryError;
+use crate::aml::{CtrFiling, FlowEvent};
 use crate::decision::Decision;
+use crate::ids::TransactionId;
 use crate::label::LabelEvent;
+use crate::money::{Amount, Currency};
 use crate::transaction::Transaction;
+use crate::wire::Flow;
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -35,19 +40,86 @@ impl BatchKey {
     }
 }
 
+/// One decision as the lake's `decisions` table holds it, whatever the channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LakeRow<'a> {
+    pub transaction_id: &'a TransactionId,
+    /// `card`, `transfer`, `cash_deposit`, `cash_withdrawal`.
+    pub channel: &'static str,
+    /// The card holder and the terminal (card payments).
+    pub customer: Option<&'a str>,
+    pub terminal: Option<&'a str>,
+    /// The paying account (transfers) or the account cash moved on.
+    pub account: Option<&'a str>,
+    /// The payee account (transfer), the branch or ATM (cash).
+    pub counterparty: Option<&'a str>,
+    pub counterparty_country: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub decision: &'a Decision,
+}
+
+impl<'a> LakeRow<'a> {
+    pub fn card(tx: &'a Transaction, decision: &'a Decision) -> Self {
+        LakeRow {
+            transaction_id: &tx.id,
+            channel: "card",
+            customer: Some(tx.customer.as_str()),
+            terminal: Some(tx.terminal.as_str()),
+            account: None,
+            counterparty: None,
+            counterparty_country: None,
+            at: tx.at,
+            amount: tx.amount,
+            currency: tx.currency,
+            decision,
+        }
+    }
+
+    pub fn flow(flow: &'a Flow, decision: &'a Decision) -> Self {
+        let (account, counterparty, country) = match &flow.event {
+            FlowEvent::Transfer(t) => {
+                (t.payer.as_str(), Some(t.payee.as_str()), t.payee_country.as_ref().map(|c| c.as_str()))
+            }
+            FlowEvent::Cash(c) => (c.account.as_str(), c.location.as_ref().map(|l| l.as_str()), None),
+        };
+        LakeRow {
+            transaction_id: flow.event.id(),
+            channel: flow.channel(),
+            customer: None,
+            terminal: None,
+            account: Some(account),
+            counterparty,
+            counterparty_country: country,
+            at: flow.event.at(),
+            amount: flow.amount(),
+            currency: flow.currency,
+            decision,
+        }
+    }
+}
+
+/// What one batch adds to the lake.
+#[derive(Debug, Clone, Copy)]
+pub struct Lake<'a> {
+    pub decisions: &'a [LakeRow<'a>],
+    pub labels: &'a [&'a LabelEvent],
+    pub filings: &'a [&'a CtrFiling],
+}
+
 pub trait DecisionArchive: Send + Sync {
     /// Stores one batch's decisions and labels under its key. Storing the same batch again
     /// replaces what it stored, so a retried batch leaves no duplicate rows.
     fn put(
         &self,
         batch: &BatchKey,
-        decisions: &[(&Transaction, &Decision)],
-        labels: &[&LabelEvent],
+        lake: &Lake<'_>,
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
-/// Decisions and labels archived under each batch key.
-pub type Batches = std::collections::BTreeMap<String, (Vec<Decision>, Vec<LabelEvent>)>;
+/// Decisions, labels and CTR filings archived under each batch key.
+pub type Batches = std::collections::BTreeMap<String, (Vec<Decision>, Vec<LabelEvent>, Vec<CtrFiling>)>;
 
 /// In-process archive for tests: what each batch key holds.
 #[derive(Debug, Default)]
@@ -60,15 +132,11 @@ impl MemoryArchive {
 }
 
 impl DecisionArchive for MemoryArchive {
-    async fn put(
-        &self,
-        batch: &BatchKey,
-        decisions: &[(&Transaction, &Decision)],
-        labels: &[&LabelEvent],
-    ) -> Result<(), DeliveryError> {
+    async fn put(&self, batch: &BatchKey, lake: &Lake<'_>) -> Result<(), DeliveryError> {
         let row = (
-            decisions.iter().map(|(_, d)| (*d).clone()).collect(),
-            labels.iter().map(|l| (*l).clone()).collect(),
+            lake.decisions.iter().map(|r| r.decision.clone()).collect(),
+            lake.labels.iter().map(|l| (*l).clone()).collect(),
+            lake.filings.iter().map(|f| (*f).clone()).collect(),
         );
         self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(batch.as_str().to_owned(), row);
         Ok(())

@@ -4,6 +4,8 @@
 //! from these.
 
 use crate::alert::Alert;
+use crate::aml::CtrFiling;
+use crate::compliance::Finding;
 use crate::decision::Decision;
 use crate::label::LabelEvent;
 use crate::model::FraudModel;
@@ -11,7 +13,7 @@ use crate::money::Currency;
 use crate::scorer::{Outcome, Scorer};
 use crate::store::{StateStore, StoreError};
 use crate::transaction::Transaction;
-use crate::wire::Event;
+use crate::wire::{Event, Flow};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Mutex;
@@ -100,14 +102,38 @@ impl BatchReport {
     pub fn labels(&self) -> impl Iterator<Item = &LabelEvent> {
         self.scored.iter().filter_map(|s| match &s.event {
             Event::Label(l) => Some(l),
-            Event::Transaction(_) => None,
+            _ => None,
         })
     }
 
-    /// Alerts for every REVIEW or BLOCK in the batch, redelivered ones included (the
-    /// fan-out drops duplicates), so a retry after a failed send loses none.
+    /// Transfers and cash movements with what monitoring found (repeats included).
+    pub fn flows(&self) -> impl Iterator<Item = (&Flow, &Finding)> {
+        self.scored.iter().filter_map(|s| match (&s.event, &s.outcome) {
+            (Event::Flow(f), Outcome::Monitored { finding, .. }) => Some((f, &**finding)),
+            _ => None,
+        })
+    }
+
+    /// Every finding of a monitored event: transfers, cash and profiles.
+    fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.scored.iter().filter_map(|s| match &s.outcome {
+            Outcome::Monitored { finding, .. } => Some(&**finding),
+            _ => None,
+        })
+    }
+
+    /// Alerts for every REVIEW or BLOCK in the batch — fraud alerts for card payments,
+    /// compliance alerts for AML and sanctions — redelivered ones included (the fan-out
+    /// drops duplicates), so a retry after a failed send loses none.
     pub fn alerts(&self) -> Vec<Alert> {
-        self.decisions().filter_map(|(tx, d)| Alert::for_decision(d, tx)).collect()
+        let fraud = self.decisions().filter_map(|(tx, d)| Alert::for_decision(d, tx));
+        fraud.chain(self.findings().flat_map(|f| f.alerts.iter().cloned())).collect()
+    }
+
+    /// CTR filings the batch's cash made (repeats included: a filing's row is keyed by
+    /// owner, day and revision).
+    pub fn filings(&self) -> impl Iterator<Item = &CtrFiling> {
+        self.findings().flat_map(|f| &f.filings)
     }
 }
 

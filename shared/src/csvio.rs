@@ -221,7 +221,7 @@ impl<R: BufRead> RowReader<R> {
 }
 
 /// Most columns a caller may ask for.
-const MAX_COLUMNS: usize = 8;
+const MAX_COLUMNS: usize = 12;
 
 /// A CSV file read by column name: other columns are ignored.
 pub struct CsvFile {
@@ -372,6 +372,40 @@ pub fn transaction_from_row(
 
 /// Columns of a labels file.
 pub const LABEL_COLUMNS: [&str; 3] = ["transaction_id", "tx_fraud", "known_at"];
+
+/// A transfers-and-cash file: these columns, then any of [`FLOW_OPTIONAL`], each with the
+/// wire field's name and meaning.
+pub const FLOW_COLUMNS: [&str; 4] = ["transaction_id", "channel", "amount", "timestamp"];
+pub const FLOW_OPTIONAL: [&str; 8] = [
+    "currency",
+    "payer_account",
+    "payee_account",
+    "payee_name",
+    "payee_bic",
+    "payee_country",
+    "account_id",
+    "location",
+];
+
+/// Parses one transfers-and-cash row (fields in [`FLOW_COLUMNS`] then [`FLOW_OPTIONAL`]
+/// order) through the wire format, so a file row and a stream record obey one rule set.
+pub fn flow_from_row(
+    fields: &[Option<&str>],
+    default_currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<crate::wire::Event, RejectReason> {
+    let names = FLOW_COLUMNS.iter().chain(&FLOW_OPTIONAL);
+    let object: serde_json::Map<String, serde_json::Value> = names
+        .zip(fields)
+        .filter_map(|(name, value)| Some(((*name).to_owned(), serde_json::Value::from((*value)?))))
+        .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
+        .collect();
+    let bytes = serde_json::to_vec(&object).map_err(|e| RejectReason::Malformed(e.to_string()))?;
+    match crate::wire::Event::from_json(&bytes, default_currency, now)? {
+        event @ crate::wire::Event::Flow(_) => Ok(event),
+        _ => Err(RejectReason::UnknownChannel("card (a card file has customer_id and terminal_id)".into())),
+    }
+}
 
 pub fn label_from_row(fields: &[Option<&str>], now: DateTime<Utc>) -> Result<LabelEvent, RejectReason> {
     let nonempty = |i: usize| fields.get(i).copied().flatten().filter(|s| !s.is_empty());

@@ -147,8 +147,11 @@ impl<P: Publisher> Desk<P> {
             .zip(intake.items)
             .filter_map(|(event, item)| match event {
                 Event::Transaction(_) => Some((event, item)),
-                Event::Label(_) => {
-                    let reason = RejectReason::NotATransaction;
+                Event::Label(_) | Event::Flow(_) | Event::Customer(_) => {
+                    let reason = match event {
+                        Event::Label(_) => RejectReason::NotATransaction,
+                        _ => RejectReason::NotDecidedHere(event.channel().unwrap_or("customer")),
+                    };
                     answers.push(ItemAnswer::Rejected {
                         item,
                         code: reason.code(),

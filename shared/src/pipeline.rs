@@ -2,9 +2,8 @@
 //! quarantine, archive, alert. Every step is safe to repeat, so any failure asks for the
 //! whole batch again.
 
-use crate::alert::{AlertSink, DeliveryError};
-use crate::archive::BatchKey;
-use crate::archive::DecisionArchive;
+use crate::alert::{AlertSink, Audience, DeliveryError};
+use crate::archive::{BatchKey, DecisionArchive, Lake, LakeRow};
 use crate::batch::{BatchReport, Quarantine, StreamRecord, process_batch};
 use crate::decision::Verdict;
 use crate::model::FraudModel;
@@ -35,7 +34,11 @@ pub struct Tally {
     pub labels: usize,
     /// Labels whose transaction was not scored yet: kept until it is (counted in `labels`).
     pub labels_parked: usize,
+    /// Alerts sent, compliance alerts among them.
     pub alerts: usize,
+    pub compliance_alerts: usize,
+    /// CTR filings made.
+    pub filings: usize,
     /// 1 when the batch must be redelivered.
     pub retried: usize,
 }
@@ -57,9 +60,20 @@ impl Tally {
                     t.labels += 1;
                     t.labels_parked += 1;
                 }
+                Outcome::Monitored { repeat: true, .. } => t.duplicates += 1,
+                Outcome::Monitored { finding, repeat: false } => {
+                    match finding.decision.verdict {
+                        Verdict::Accept => t.accepted += 1,
+                        Verdict::Review => t.reviewed += 1,
+                        Verdict::Block => t.blocked += 1,
+                    }
+                    t.filings += finding.filings.len();
+                }
             }
         }
-        t.alerts = report.decisions().filter(|(_, d)| d.verdict != Verdict::Accept).count();
+        let alerts = report.alerts();
+        t.alerts = alerts.len();
+        t.compliance_alerts = alerts.iter().filter(|a| a.audience() == Audience::Compliance).count();
         t
     }
 }
@@ -81,11 +95,16 @@ impl<S: StateStore, M: FraudModel, Q: Quarantine, A: DecisionArchive, L: AlertSi
     }
 
     async fn deliver(&self, report: &BatchReport) -> Result<(), DeliveryError> {
-        let decisions: Vec<_> = report.decisions().collect();
+        let rows: Vec<LakeRow<'_>> = report
+            .decisions()
+            .map(|(tx, d)| LakeRow::card(tx, d))
+            .chain(report.flows().map(|(f, finding)| LakeRow::flow(f, &finding.decision)))
+            .collect();
         let labels: Vec<_> = report.labels().collect();
-        if !decisions.is_empty() || !labels.is_empty() {
+        let filings: Vec<_> = report.filings().collect();
+        if !rows.is_empty() || !labels.is_empty() || !filings.is_empty() {
             let key = BatchKey::of(report.scored.iter().map(|s| &s.event));
-            self.archive.put(&key, &decisions, &labels).await?;
+            self.archive.put(&key, &Lake { decisions: &rows, labels: &labels, filings: &filings }).await?;
         }
         let alerts = report.alerts();
         if !alerts.is_empty() {

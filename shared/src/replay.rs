@@ -85,8 +85,8 @@ mod tests {
         let order: Vec<String> = events
             .iter()
             .map(|e| match e {
-                Event::Transaction(t) => t.id.to_string(),
                 Event::Label(l) => format!("label:{}", l.transaction_id),
+                other => other.subject().to_string(),
             })
             .collect();
         assert_eq!(order, ["a", "label:a", "b", "c", "label:late"]);

@@ -12,9 +12,11 @@
 //! without a version; a customer's state has one writer (the stream's partition key) and
 //! a version guard; a unit whose condition failed is redone from fresh state.
 
+use crate::aml::{AccountState, CashDay};
+use crate::compliance::Finding;
 use crate::decision::Decision;
 use crate::features::{CustomerState, TerminalState, hour_of};
-use crate::ids::{CustomerId, TerminalId, TransactionId};
+use crate::ids::{AccountId, CustomerId, TerminalId, TransactionId};
 use crate::label::LabelEvent;
 use crate::money::Amount;
 use chrono::{DateTime, Duration, Utc};
@@ -77,6 +79,27 @@ pub enum RecordState {
     /// A label that arrived before its transaction (it travels keyed by transaction, the
     /// transaction by customer: another shard), kept until the transaction is scored.
     Parked(ParkedLabel),
+    /// A transfer, cash movement or customer profile, judged by AML monitoring and
+    /// screening: what it found, so a redelivery repeats it (alerts included).
+    Monitored(MonitoredRecord),
+}
+
+/// What is remembered of a monitored transfer, cash movement or profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitoredRecord {
+    pub finding: Finding,
+    pub at: DateTime<Utc>,
+    /// A confirmed label (a reported fraud or mule payment), recorded for the lake: AML
+    /// state keeps no fraud counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
+/// An item read and written whole, with the version a write must find (0: none stored).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Versioned<T> {
+    pub version: u64,
+    pub state: T,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +152,10 @@ pub struct LoadRequest {
     pub customers: Vec<CustomerId>,
     /// Terminals with the hours needed; a terminal may come with several spans.
     pub terminals: Vec<(TerminalId, Span)>,
+    /// AML state of the accounts transfers, cash and profiles touch.
+    pub accounts: Vec<AccountId>,
+    /// Cash owners' business days (by [`crate::aml::CashOwner::key`]).
+    pub cash_days: Vec<String>,
 }
 
 impl LoadRequest {
@@ -154,6 +181,8 @@ pub struct Snapshot {
     /// Each customer's state stamped with its version, confirmed frauds included.
     pub customers: FxHashMap<CustomerId, CustomerState>,
     pub terminals: FxHashMap<TerminalId, TerminalState>,
+    pub accounts: FxHashMap<AccountId, Versioned<AccountState>>,
+    pub cash_days: FxHashMap<String, Versioned<CashDay>>,
 }
 
 /// A change to one terminal hour's counts: commutative, applied without a version.
@@ -190,6 +219,10 @@ pub struct Unit {
     pub records: Vec<RecordWrite>,
     pub terminals: Vec<(TerminalId, TerminalDelta)>,
     pub frauds: Vec<FraudMark>,
+    /// Accounts' new AML states, each on the condition that its stored version is still
+    /// the one given.
+    pub accounts: Vec<(AccountId, Versioned<AccountState>)>,
+    pub cash_days: Vec<(String, Versioned<CashDay>)>,
 }
 
 pub trait StateStore: Send + Sync {
@@ -235,6 +268,8 @@ struct Memory {
     customers: FxHashMap<CustomerId, CustomerState>,
     frauds: FxHashMap<CustomerId, BTreeMap<TransactionId, i64>>,
     terminals: FxHashMap<TerminalId, BTreeMap<i64, (i64, i64)>>,
+    accounts: FxHashMap<AccountId, Versioned<AccountState>>,
+    cash_days: FxHashMap<String, Versioned<CashDay>>,
 }
 
 impl Memory {
@@ -261,8 +296,12 @@ impl Memory {
     fn admits(&self, unit: &Unit) -> bool {
         let stored_customer = |id| self.customers.get(id).map_or(0, |s: &CustomerState| s.version);
         let stored_record = |id| self.records.get(id).map_or(0, |r: &Record| r.version);
+        let stored_account = |id| self.accounts.get(id).map_or(0, |a: &Versioned<_>| a.version);
+        let stored_day = |key| self.cash_days.get(key).map_or(0, |d: &Versioned<_>| d.version);
         unit.customer.as_ref().is_none_or(|(id, s)| stored_customer(id) == s.version)
             && unit.records.iter().all(|r| stored_record(&r.id) == r.expected)
+            && unit.accounts.iter().all(|(id, a)| stored_account(id) == a.version)
+            && unit.cash_days.iter().all(|(key, d)| stored_day(key) == d.version)
     }
 
     fn apply(&mut self, unit: Unit) {
@@ -291,24 +330,36 @@ impl Memory {
                 None => frauds.remove(&m.transaction),
             };
         }
+        for (id, a) in unit.accounts {
+            self.accounts.insert(id, Versioned { version: a.version + 1, state: a.state });
+        }
+        for (key, d) in unit.cash_days {
+            self.cash_days.insert(key, Versioned { version: d.version + 1, state: d.state });
+        }
     }
 }
 
-/// Customers with a unit refused in a commit: their later units were built on it and are
-/// refused too, whatever their version condition says (another writer may have moved the
-/// customer to exactly the version they expect).
+/// Customers, accounts and cash days with a unit refused in a commit: their later units
+/// were built on it and are refused too, whatever their version condition says (another
+/// writer may have moved the item to exactly the version they expect).
 #[derive(Debug, Default)]
-pub struct Refused(rustc_hash::FxHashSet<CustomerId>);
+pub struct Refused(rustc_hash::FxHashSet<String>);
 
 impl Refused {
+    /// The versioned items a unit writes on top of, by a key of their own.
+    fn versioned(unit: &Unit) -> impl Iterator<Item = String> + '_ {
+        let customer = unit.customer.iter().map(|(id, _)| format!("c#{}", id.as_str()));
+        let accounts = unit.accounts.iter().map(|(id, _)| format!("a#{}", id.as_str()));
+        let days = unit.cash_days.iter().map(|(key, _)| format!("d#{key}"));
+        customer.chain(accounts).chain(days)
+    }
+
     pub fn add(&mut self, unit: &Unit) {
-        if let Some((id, _)) = &unit.customer {
-            self.0.insert(id.clone());
-        }
+        self.0.extend(Self::versioned(unit));
     }
 
     pub fn follows(&self, unit: &Unit) -> bool {
-        unit.customer.as_ref().is_some_and(|(id, _)| self.0.contains(id))
+        Self::versioned(unit).any(|k| self.0.contains(&k))
     }
 }
 
@@ -337,8 +388,18 @@ impl MemoryStateStore {
     pub fn decided(&self, id: &TransactionId) -> Option<DecisionRecord> {
         match self.record(id)?.state {
             RecordState::Decided(r) => Some(r),
-            RecordState::Parked(_) => None,
+            RecordState::Parked(_) | RecordState::Monitored(_) => None,
         }
+    }
+
+    /// An account's stored AML state.
+    pub fn account(&self, id: &AccountId) -> Option<AccountState> {
+        self.lock().accounts.get(id).map(|a| a.state.clone())
+    }
+
+    /// A cash owner's stored business day.
+    pub fn cash_day(&self, key: &str) -> Option<CashDay> {
+        self.lock().cash_days.get(key).map(|d| d.state.clone())
     }
 
     /// Customers, terminals and records stored.
@@ -365,6 +426,16 @@ impl StateStore for MemoryStateStore {
         for (id, spans) in request.terminal_spans() {
             if let Some(t) = m.terminal(id, &spans) {
                 out.terminals.insert(id.clone(), t);
+            }
+        }
+        for id in &request.accounts {
+            if let Some(a) = m.accounts.get(id) {
+                out.accounts.insert(id.clone(), a.clone());
+            }
+        }
+        for key in &request.cash_days {
+            if let Some(d) = m.cash_days.get(key) {
+                out.cash_days.insert(key.clone(), d.clone());
             }
         }
         Ok(out)

@@ -14,7 +14,7 @@ pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 pub enum RejectReason {
     #[error("malformed record: {0}")]
     Malformed(String),
-    #[error("unknown record type `{0}` (expected `transaction` or `label`)")]
+    #[error("unknown record type `{0}` (expected `transaction`, `label` or `customer`)")]
     UnknownType(String),
     #[error("missing field `{0}`")]
     MissingField(&'static str),
@@ -32,6 +32,16 @@ pub enum RejectReason {
     InvalidFlag(String),
     #[error("a label, not a transaction: labels go through the producer (`POST /transactions`)")]
     NotATransaction,
+    #[error("{0}: monitored on the stream, not decided at authorisation: send it through the producer")]
+    NotDecidedHere(&'static str),
+    #[error("unknown channel `{0}` (expected card, transfer, cash_deposit or cash_withdrawal)")]
+    UnknownChannel(String),
+    #[error("field `{field}`: {source}")]
+    InvalidField { field: &'static str, source: crate::aml::FieldError },
+    #[error("field `{field}`: `{value}` is not a date (YYYY-MM-DD)")]
+    InvalidDate { field: &'static str, value: String },
+    #[error("field `{field}` holds more than {max} entries")]
+    TooMany { field: &'static str, max: usize },
 }
 
 impl RejectReason {
@@ -48,6 +58,11 @@ impl RejectReason {
             Self::FutureTimestamp { .. } => "FUTURE_TIMESTAMP",
             Self::InvalidFlag(_) => "INVALID_FLAG",
             Self::NotATransaction => "NOT_A_TRANSACTION",
+            Self::NotDecidedHere(_) => "NOT_DECIDED_HERE",
+            Self::UnknownChannel(_) => "UNKNOWN_CHANNEL",
+            Self::InvalidField { .. } => "INVALID_FIELD",
+            Self::InvalidDate { .. } => "INVALID_DATE",
+            Self::TooMany { .. } => "TOO_MANY",
         }
     }
 }

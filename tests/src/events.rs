@@ -18,6 +18,25 @@ pub fn transaction(id: &str, customer: &str, terminal: &str, amount: &str, at: &
     .to_string()
 }
 
+/// A transfer between accounts, with the payee's name as the payer typed it.
+pub fn transfer(id: &str, payer: &str, payee: &str, payee_name: &str, amount: &str, at: &str) -> String {
+    json!({
+        "type": "transaction", "channel": "transfer", "transaction_id": id,
+        "payer_account": payer, "payee_account": payee, "payee_name": payee_name,
+        "amount": amount, "currency": "USD", "timestamp": at,
+    })
+    .to_string()
+}
+
+/// A customer's profile: the accounts they own.
+pub fn customer(id: &str, name: &str, accounts: &[&str], updated_at: &str) -> String {
+    json!({
+        "type": "customer", "customer_id": id, "name": name, "country": "GB",
+        "risk_rating": "medium", "accounts": accounts, "updated_at": updated_at,
+    })
+    .to_string()
+}
+
 pub fn label(id: &str, fraud: bool, known_at: &str) -> String {
     json!({ "type": "label", "transaction_id": id, "fraud": fraud, "known_at": known_at }).to_string()
 }

@@ -222,6 +222,7 @@ async fn a_stalled_aws_call_fails_within_the_functions_operation_timeout() {
         ("VIGIL_TABLE".to_owned(), TABLE.to_owned()),
         ("VIGIL_TOPIC_MEDIUM".to_owned(), "arn:aws:sns:us-east-1:123456789012:medium".to_owned()),
         ("VIGIL_TOPIC_HIGH".to_owned(), "arn:aws:sns:us-east-1:123456789012:high".to_owned()),
+        ("VIGIL_TOPIC_COMPLIANCE".to_owned(), "arn:aws:sns:us-east-1:123456789012:compliance".to_owned()),
     ]);
     let handler = AlertsHandler::from_vars(&config, &vars).unwrap();
 

@@ -2,11 +2,10 @@
 //! decision function (the scorer binary with a stream to hand off to) beside the stream
 //! scorer, the producer for labels, and the rest of the pipeline.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use vigil_local::LocalStack;
 use vigil_local::drill::{Expected, Stored, judge};
 use vigil_local::e2e::{self, Options, decision_request};
-use vigil_local::{LocalStack, Template};
 use vigil_shared::aws::lambda::ScorerHandler;
 use vigil_shared::metrics::MetricsSink;
 use vigil_tests::{Moto, events, init_logs};
@@ -17,15 +16,9 @@ const OPS: &str = "ops@example.com";
 /// needs recorded (not degraded) decisions on a loaded machine, the template's own (150)
 /// where it tests the budget.
 async fn stack(moto: &Moto, budget: u32) -> (aws_config::SdkConfig, LocalStack) {
-    let config = moto.config().await;
-    let template = Template::load(&vigil_local::template_path()).unwrap();
-    let parameters = BTreeMap::from([
-        ("AlertEmail".to_owned(), OPS.to_owned()),
-        ("AlertLeaseSeconds".to_owned(), "2".to_owned()),
-        ("DecisionBudgetMs".to_owned(), budget.to_string()),
-    ]);
-    let stack = LocalStack::create(&config, template, "vigil", &parameters).await.expect("stack");
-    (config, stack)
+    let budget = budget.to_string();
+    let parameters = [("AlertEmail", OPS), ("AlertLeaseSeconds", "2"), ("DecisionBudgetMs", budget.as_str())];
+    vigil_tests::template_stack(moto, &parameters).await
 }
 
 /// The decision function as Lambda builds it from the template's environment.
@@ -61,6 +54,7 @@ async fn decided_transactions_are_counted_once_by_the_stream_and_reach_the_lake_
         rate: None,
         drain_timeout: Duration::from_secs(90),
         ops_endpoint: OPS.to_owned(),
+        compliance_endpoint: None,
         chaos: None,
         decide: true,
     };

@@ -3,11 +3,10 @@
 //! find every transaction counted once and every alert delivered — and the faults must have
 //! happened, or the drill proved nothing.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use vigil_local::chaos::{Chaos, Rates};
-use vigil_local::{LocalStack, Template, drill, e2e};
+use vigil_local::{drill, e2e};
 use vigil_tests::{Moto, events};
 
 const OPS: &str = "ops@vigil.example";
@@ -38,13 +37,8 @@ fn payloads() -> Vec<String> {
 async fn the_drill_finds_every_transaction_counted_once_under_its_faults() {
     vigil_tests::init_logs();
     let moto = Moto::start();
-    let config = moto.config().await;
-    let template = Template::load(&vigil_local::template_path()).unwrap();
-    let parameters = BTreeMap::from([
-        ("AlertEmail".to_owned(), OPS.to_owned()),
-        ("AlertLeaseSeconds".to_owned(), "2".to_owned()),
-    ]);
-    let stack = LocalStack::create(&config, template, "vigil", &parameters).await.expect("stack");
+    let (config, stack) =
+        vigil_tests::template_stack(&moto, &[("AlertEmail", OPS), ("AlertLeaseSeconds", "2")]).await;
     let payloads = drill::harden(payloads(), 11).unwrap();
     // Harsher than the CLI's: the suite's run is short.
     let rates = Rates { kill_scorer: 0.3, redeliver: 0.2, kill_alerts_after_publish: 0.4 };
@@ -55,6 +49,7 @@ async fn the_drill_finds_every_transaction_counted_once_under_its_faults() {
             rate: Some(drill::RATE),
             drain_timeout: std::time::Duration::from_secs(90),
             ops_endpoint: OPS.to_owned(),
+            compliance_endpoint: None,
             chaos: None,
             decide: false,
         },

@@ -11,17 +11,9 @@ const OPS: &str = "ops@example.com";
 const COMPLIANCE: &str = "compliance@example.com";
 
 async fn stack(moto: &Moto) -> (aws_config::SdkConfig, LocalStack) {
-    let config = moto.config().await;
-    let template = Template::load(&vigil_local::template_path()).unwrap();
-    let parameters = BTreeMap::from([
-        ("AlertEmail".to_owned(), OPS.to_owned()),
-        ("ComplianceEmail".to_owned(), COMPLIANCE.to_owned()),
-        // A retried alert waits out the lease: seconds locally, not half a minute.
-        ("AlertLeaseSeconds".to_owned(), "2".to_owned()),
-    ]);
-    let stack =
-        LocalStack::create(&config, template, "vigil", &parameters).await.expect("stack from template.yaml");
-    (config, stack)
+    // A retried alert waits out the lease: seconds locally, not half a minute.
+    let parameters = [("AlertEmail", OPS), ("ComplianceEmail", COMPLIANCE), ("AlertLeaseSeconds", "2")];
+    vigil_tests::template_stack(moto, &parameters).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,6 +41,7 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
         rate: None,
         drain_timeout: Duration::from_secs(90),
         ops_endpoint: OPS.to_owned(),
+        compliance_endpoint: None,
         chaos: None,
         decide: false,
     };
@@ -128,13 +121,8 @@ async fn the_stack_is_created_as_the_template_declares_it() {
 async fn a_batch_that_keeps_failing_is_retried_as_configured_then_named_in_the_scorer_dlq() {
     init_logs();
     let moto = Moto::start();
-    let config = moto.config().await;
-    let template = Template::load(&vigil_local::template_path()).unwrap();
-    let parameters = BTreeMap::from([
-        ("AlertEmail".to_owned(), OPS.to_owned()),
-        ("StreamMaxRetries".to_owned(), "2".to_owned()),
-    ]);
-    let stack = LocalStack::create(&config, template, "vigil", &parameters).await.unwrap();
+    let (config, stack) =
+        vigil_tests::template_stack(&moto, &[("AlertEmail", OPS), ("StreamMaxRetries", "2")]).await;
     assert_eq!(stack.stream_sources[0].max_retries, Some(2));
     // The state table is gone: every batch fails on its first read.
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
@@ -146,6 +134,7 @@ async fn a_batch_that_keeps_failing_is_retried_as_configured_then_named_in_the_s
         rate: None,
         drain_timeout: Duration::from_secs(60),
         ops_endpoint: OPS.to_owned(),
+        compliance_endpoint: None,
         chaos: None,
         decide: false,
     };

@@ -13,18 +13,35 @@ fn fixtures() -> Vec<(&'static str, Value)> {
         events::transaction("tx-1002", "4111111111111111", "term-7", "12500.00", "2018-05-01T09:31:00Z"),
         "{not json".to_owned(),
         events::label("tx-1001", true, "2018-05-08T09:30:00Z"),
+        events::customer("cust-77", "Jane Example", &["GB29NWBK60161331926819"], "2018-04-01T00:00:00Z"),
+        events::transfer(
+            "tx-1003",
+            "GB29NWBK60161331926819",
+            "acc-ext-9",
+            "Zentara Maritime Holdings",
+            "9400.00",
+            "2018-05-01T09:32:00Z",
+        ),
     ];
     let alert = serde_json::json!({
         "id": "vigil:tx-1002", "severity": "MEDIUM", "verdict": "REVIEW", "score": 0.42,
-        "transaction_id": "tx-1002", "customer_masked": "****1111", "terminal": "term-7",
+        "transaction_id": "tx-1002", "audience": "fraud_ops", "customer_masked": "****1111", "terminal": "term-7",
         "amount": "12500.00", "currency": "USD", "at": "2018-05-01T09:31:00Z",
         "reasons": [{ "code": "RULE_AMOUNT_OVER_THRESHOLD", "detail": "12500.00 USD > 10000 USD" }],
+    });
+    let compliance = serde_json::json!({
+        "id": "sanctions:tx-1003", "severity": "HIGH", "verdict": "BLOCK", "score": 0.97,
+        "transaction_id": "tx-1003", "audience": "compliance", "channel": "transfer",
+        "accounts": ["GB29NWBK60161331926819"], "amount": "9400.00", "currency": "USD",
+        "list_version": "ofac:1a2b3c4d", "at": "2018-05-01T09:32:00Z",
+        "reasons": [{ "code": "SANCTIONS_HIT", "detail": "payee name matches ofac:90002 `ZENTARA MARITIME HOLDINGS LLC` (programs DEMO-IRAN) with score 0.970; lists ofac:1a2b3c4d" }],
     });
     vec![
         ("scorer-kinesis.json", events::kinesis(&txs)),
         ("scorer-msk.json", events::kafka("vigil-transactions", &txs)),
         ("scorer-decisions.json", events::decision_post(&txs[1])),
         ("alerts-eventbridge.json", events::eventbridge("Vigil alert MEDIUM", alert)),
+        ("alerts-eventbridge-compliance.json", events::eventbridge("Vigil alert HIGH", compliance)),
         ("producer-api.json", events::api_post(&format!("[{},{}]", txs[0], txs[1]))),
         ("producer-s3.json", events::s3_put(DROP, "incoming/2018-05-01.csv", 180)),
         // No version id: the copier backs up the current version of the object named.
@@ -136,6 +153,11 @@ async fn every_fixture_runs_through_its_function() {
         serde_json::from_value(fixture("alerts-eventbridge.json")).unwrap();
     aws.alerts(&topics).handle(alerts).await.unwrap();
     assert_eq!(aws.drain(&topics.medium_inbox).await.len(), 1);
+    let compliance: aws_lambda_events::eventbridge::EventBridgeEvent<vigil_shared::Alert> =
+        serde_json::from_value(fixture("alerts-eventbridge-compliance.json")).unwrap();
+    aws.alerts(&topics).handle(compliance).await.unwrap();
+    assert_eq!(aws.drain(&topics.compliance_inbox).await.len(), 1, "compliance alerts go to compliance");
+    assert!(aws.drain(&topics.high_inbox).await.is_empty(), "and never to fraud operations");
 
     let producer = aws.producer();
     let api = producer.handle(fixture("producer-api.json")).await.unwrap();

@@ -8,7 +8,7 @@ use std::process::Command;
 use vigil_local::template::Resource;
 use vigil_local::{LocalStack, Template};
 use vigil_shared::aws::lambda::{
-    AlertsConfig, BackupSettings, DeskConfig, ProducerConfig, ScorerConfig, Vars,
+    AlertsConfig, BackupSettings, DeskConfig, ProducerConfig, ScorerConfig, ScreeningConfig, Vars,
 };
 use vigil_tests::workspace;
 
@@ -267,6 +267,9 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             match Template::binary(&f) {
                 Some("scorer") => {
                     drop(ScorerConfig::from_vars(&recorded).expect("scorer configures"));
+                    let screening = ScreeningConfig::from_vars(&recorded).expect("screening configures");
+                    assert_eq!(screening.is_some(), f.id == "ScorerFunction", "{}: screens", f.id);
+                    drop(vigil_shared::aws::lambda::aml(&recorded).expect("AML configures"));
                     let desk = DeskConfig::from_vars(&recorded).expect("decision API configures");
                     assert_eq!(desk.is_some(), f.id == "DecisionFunction", "{}: serves decisions", f.id);
                 }
@@ -296,7 +299,10 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             let read = recorded.read.into_inner();
             // Optional variables are read and may be absent (Kafka when there is no MSK).
             // The scorer binary serves decisions only where a stream is named.
-            let optional = ["VIGIL_KAFKA_BROKERS", "VIGIL_STREAM"];
+            // The decision API screens nothing (transfers are monitored on the stream), and AML
+            // parameters default when unset.
+            let optional =
+                ["VIGIL_KAFKA_BROKERS", "VIGIL_STREAM", "VIGIL_SANCTIONS_BUCKET", "VIGIL_AML_CONFIG"];
             let unset: Vec<&String> =
                 read.iter().filter(|v| !env.contains_key(*v) && !optional.contains(&v.as_str())).collect();
             assert!(unset.is_empty(), "{}: reads {unset:?}, which the template does not set", f.id);

@@ -1,21 +1,13 @@
 //! What AML monitoring produces: alerts for the compliance team, and CTR filings.
 
 use super::event::CashDirection;
-use crate::alert::Severity;
+use crate::alert::{Audience, Severity};
 use crate::decision::{Reason, Verdict};
 use crate::ids::{AccountId, CustomerId, TransactionId};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// Who an alert is for: AML alerts go to the compliance topic, never to fraud operations
-/// (who may not see the pattern's accounts, and must not tip off the customer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Audience {
-    Compliance,
-}
 
 /// An AML alert: the account it is about, and every account that took part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -45,6 +45,7 @@ pub struct AmlConfig {
     pub cycle: CycleConfig,
     pub dormant: DormantConfig,
     pub unusual_payment: UnusualConfig,
+    pub token_payment: TokenPaymentConfig,
     pub geography: GeographyConfig,
     pub velocity: VelocityConfig,
 }
@@ -65,6 +66,7 @@ impl Default for AmlConfig {
             cycle: CycleConfig::default(),
             dormant: DormantConfig::default(),
             unusual_payment: UnusualConfig::default(),
+            token_payment: TokenPaymentConfig::default(),
             geography: GeographyConfig::default(),
             velocity: VelocityConfig::default(),
         }
@@ -258,6 +260,26 @@ impl Default for UnusualConfig {
     }
 }
 
+/// A token payment down an established relationship: to a known payee, at most 1/`factor`
+/// of the least the payer has ever paid it. Its weight alone stays below `alert` (a
+/// relationship may change for good reasons); with a payment unusual for the payer too
+/// (`unusual_payment`'s known-payee weight) it alerts: a payee paid before vouches for
+/// the sums it has received, not for a token one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenPaymentConfig {
+    /// A token: at most the least paid to the payee before, divided by this.
+    pub factor: f64,
+    /// Added to the payer's score; below `alert` alone.
+    pub weight: f32,
+}
+
+impl Default for TokenPaymentConfig {
+    fn default() -> Self {
+        Self { factor: 5.0, weight: 0.3 }
+    }
+}
+
 /// Payments to, or customers in, high-risk jurisdictions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -394,6 +416,11 @@ impl AmlConfig {
         positive("unusual_payment.min_history", u.min_history)?;
         unit("unusual_payment.new_counterparty_weight", u.new_counterparty_weight.into())?;
         unit("unusual_payment.known_counterparty_weight", u.known_counterparty_weight.into())?;
+        let tp = &self.token_payment;
+        if tp.factor <= 1.0 || !tp.factor.is_finite() {
+            return Err(E::OutOfRange { field: "token_payment.factor", value: tp.factor, range: "> 1" });
+        }
+        unit("token_payment.weight", tp.weight.into())?;
         unit("geography.weight", self.geography.weight.into())?;
         unit("geography.high_risk_customer_weight", self.geography.high_risk_customer_weight.into())?;
         positive("velocity.max_payments", self.velocity.max_payments)?;
@@ -434,6 +461,8 @@ mod tests {
             r#"{"structuring":{"band_from":"12000"}}"#,
             r#"{"cycle":{"max_hops":1}}"#,
             r#"{"unusual_payment":{"factor":1.0}}"#,
+            r#"{"token_payment":{"factor":0.2}}"#,
+            r#"{"token_payment":{"weight":-0.1}}"#,
             r#"{"fan_inn":{}}"#,
             r#"{"geography":{"countries":["Iran"]}}"#,
         ];

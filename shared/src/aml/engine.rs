@@ -4,12 +4,13 @@
 //! [`AmlEngine`] is pure (states in, states out), so the scorer can load a batch's items
 //! in one read; [`AmlMonitor`] drives it over an [`AmlStore`] one event at a time.
 
-use super::alert::{AmlAlert, Audience, CashOwner, CtrFiling};
+use super::alert::{AmlAlert, CashOwner, CtrFiling};
 use super::config::{AmlConfig, AmlConfigError};
 use super::event::{AccountProfile, CashMovement, FlowEvent, Transfer};
 use super::state::{AccountState, CashDay, TAG_PATH_MAX, Tag, day_of};
 use super::store::{AmlStore, AmlStoreError};
 use super::typology::{self, CashCx, Hit, TransferCx, Typology, UNUSUAL};
+use crate::alert::Audience;
 use crate::alert::Severity;
 use crate::decision::{Decision, Reason, Verdict};
 use crate::ids::{AccountId, TransactionId};
@@ -157,6 +158,12 @@ impl AmlEngine {
         self.decide(&c.id, c.at, hits, filings)
     }
 
+    /// The outcome of an event no typology looks at (a transfer between an account and
+    /// itself): ACCEPT, nothing to report.
+    pub fn quiet(&self, id: &TransactionId, at: DateTime<Utc>) -> AmlOutcome {
+        self.decide(id, at, Vec::new(), Vec::new())
+    }
+
     /// Tazama-style: each subject's score is the sum of its hits' weights (capped at 1);
     /// at `alert` it is reviewed, at `interdiction` blocked.
     fn decide(
@@ -273,7 +280,7 @@ impl<S: AmlStore> AmlMonitor<S> {
                 let mut state = self.store.account(&t.payer)?.unwrap_or_default();
                 state.touch(t.at.timestamp());
                 self.store.put_account(&t.payer, state)?;
-                Ok(self.engine.decide(&t.id, t.at, Vec::new(), Vec::new()))
+                Ok(self.engine.quiet(&t.id, t.at))
             }
             FlowEvent::Transfer(t) => {
                 let mut payer = self.store.account(&t.payer)?.unwrap_or_default();

@@ -150,6 +150,14 @@ impl RiskRating {
             _ => Err(FieldError::Risk(raw.to_owned())),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
 }
 
 /// What KYC knows of an account and its owner (all optional: a transfer's counterparty at

@@ -13,10 +13,12 @@ mod state;
 mod store;
 pub mod typology;
 
-pub use alert::{AmlAlert, Audience, CashOwner, CtrFiling};
+pub use crate::alert::Audience;
+pub use alert::{AmlAlert, CashOwner, CtrFiling};
 pub use config::{
     AmlConfig, AmlConfigError, CtrConfig, CycleConfig, DormantConfig, FanConfig, GatherScatterConfig,
-    GeographyConfig, PassThroughConfig, SplitConfig, StructuringConfig, UnusualConfig, VelocityConfig,
+    GeographyConfig, PassThroughConfig, SplitConfig, StructuringConfig, TokenPaymentConfig, UnusualConfig,
+    VelocityConfig,
 };
 pub use engine::{AmlEngine, AmlError, AmlMonitor, AmlOutcome};
 pub use event::{

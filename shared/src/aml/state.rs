@@ -65,11 +65,30 @@ pub struct CashEntry {
     pub amount: Decimal,
 }
 
-/// One payee the account has paid, and when last.
+/// One payee the account has paid, when last, and how much: the least paid before the
+/// latest payment (the smallest sum the relationship has carried) and the latest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Known {
     pub account: AccountId,
     pub last: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub least: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<Decimal>,
+}
+
+impl Known {
+    fn new(account: AccountId, at: i64, amount: Decimal) -> Self {
+        Self { account, last: at, least: None, latest: Some(amount) }
+    }
+
+    /// The previous latest payment joins the ones before; `amount` is the latest.
+    fn paid(&mut self, amount: Decimal) {
+        if let Some(previous) = self.latest {
+            self.least = Some(self.least.map_or(previous, |l| l.min(previous)));
+        }
+        self.latest = Some(amount);
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +140,12 @@ impl AccountState {
         self.payees.iter().any(|k| &k.account == payee)
     }
 
+    /// The least paid to `payee` before the latest payment to it: `None` while it has
+    /// been paid once (or is not remembered).
+    pub fn least_paid_before(&self, payee: &AccountId) -> Option<Decimal> {
+        self.payees.iter().find(|k| &k.account == payee)?.least
+    }
+
     pub fn touch(&mut self, at: i64) {
         self.last_activity = Some(self.last_activity.map_or(at, |t| t.max(at)));
         self.expire(at);
@@ -129,14 +154,17 @@ impl AccountState {
     pub fn record_outflow(&mut self, at: i64, payee: &AccountId, amount: Decimal) {
         push_bounded(&mut self.outflows, Flow { at, counterparty: payee.clone(), amount }, FLOWS_MAX);
         match self.payees.iter_mut().find(|k| &k.account == payee) {
-            Some(k) => k.last = k.last.max(at),
+            Some(k) => {
+                k.last = k.last.max(at);
+                k.paid(amount);
+            }
             None => {
                 if self.payees.len() == COUNTERPARTIES_MAX
                     && let Some(oldest) = (0..self.payees.len()).min_by_key(|&i| self.payees[i].last)
                 {
                     self.payees.swap_remove(oldest);
                 }
-                self.payees.push(Known { account: payee.clone(), last: at });
+                self.payees.push(Known::new(payee.clone(), at, amount));
             }
         }
         self.touch(at);
@@ -270,6 +298,32 @@ mod tests {
         assert_eq!(s.inflows.len(), FLOWS_MAX);
         assert_eq!(s.payees.len(), COUNTERPARTIES_MAX);
         assert!(s.has_paid(&acct("p199")) && !s.has_paid(&acct("p0")), "the least recent payee goes first");
+    }
+
+    #[test]
+    fn the_least_paid_to_a_payee_leaves_out_the_latest_payment() {
+        let mut s = AccountState::default();
+        let (q, d) = (acct("q"), |c: i64| Decimal::new(c, 2));
+        s.record_outflow(0, &q, d(25_000));
+        assert_eq!(s.least_paid_before(&q), None, "paid once: nothing before");
+        s.record_outflow(1, &q, d(1_480));
+        assert_eq!(s.least_paid_before(&q), Some(d(25_000)));
+        s.record_outflow(2, &q, d(30_000));
+        assert_eq!(s.least_paid_before(&q), Some(d(1_480)));
+        assert_eq!(s.least_paid_before(&acct("r")), None);
+    }
+
+    #[test]
+    fn a_payee_stored_before_amounts_were_kept_reads_as_paid_once() {
+        let legacy: AccountState = serde_json::from_str(r#"{"payees":[{"account":"q","last":5}]}"#).unwrap();
+        assert!(legacy.has_paid(&acct("q")) && legacy.least_paid_before(&acct("q")).is_none());
+        let mut s = legacy;
+        s.record_outflow(6, &acct("q"), Decimal::TEN);
+        assert_eq!(s.least_paid_before(&acct("q")), None, "the legacy payment's size is unknown");
+        s.record_outflow(7, &acct("q"), Decimal::ONE);
+        assert_eq!(s.least_paid_before(&acct("q")), Some(Decimal::TEN));
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<AccountState>(&json).unwrap(), s);
     }
 
     #[test]

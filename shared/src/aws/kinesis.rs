@@ -31,11 +31,18 @@ fn error(e: impl std::error::Error + 'static) -> DeliveryError {
     DeliveryError { service: "Kinesis", message: describe(&e) }
 }
 
-/// The shard key: the customer for a transaction, the transaction for a label.
+/// The shard key: the customer for a card payment, the transaction for a label, the
+/// paying account for a transfer (the account for cash), the customer for a profile —
+/// so one writer usually holds each state item.
 pub fn partition_key(event: &Event) -> &str {
     match event {
         Event::Transaction(tx) => tx.customer.as_str(),
         Event::Label(l) => l.transaction_id.as_str(),
+        Event::Flow(f) => match &f.event {
+            crate::aml::FlowEvent::Transfer(t) => t.payer.as_str(),
+            crate::aml::FlowEvent::Cash(c) => c.account.as_str(),
+        },
+        Event::Customer(p) => p.customer.as_str(),
     }
 }
 

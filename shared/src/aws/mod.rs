@@ -8,6 +8,7 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod kinesis;
 pub mod lambda;
+pub mod lists;
 pub mod msk;
 pub mod s3;
 pub mod secrets;

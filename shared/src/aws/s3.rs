@@ -4,13 +4,9 @@
 
 use super::{PARALLELISM, describe};
 use crate::alert::DeliveryError;
-use crate::archive::BatchKey;
-use crate::archive::{DecisionArchive, parquet};
+use crate::archive::{BatchKey, DecisionArchive, Lake, parquet};
 use crate::batch::{Quarantine, Quarantined};
-use crate::decision::Decision;
-use crate::label::LabelEvent;
 use crate::store::StoreError;
-use crate::transaction::Transaction;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{NaiveDate, Utc};
@@ -158,22 +154,22 @@ fn by_day<T>(rows: &[T], day: impl Fn(&T) -> NaiveDate) -> BTreeMap<NaiveDate, V
 impl DecisionArchive for S3Lake {
     /// One object per table and day a batch touches, named by the batch key: a retried
     /// batch overwrites its own objects.
-    async fn put(
-        &self,
-        batch: &BatchKey,
-        decisions: &[(&Transaction, &Decision)],
-        labels: &[&LabelEvent],
-    ) -> Result<(), DeliveryError> {
+    async fn put(&self, batch: &BatchKey, lake: &Lake<'_>) -> Result<(), DeliveryError> {
         let mut objects = Vec::new();
-        for (day, rows) in by_day(decisions, |(t, _)| t.at.date_naive()) {
+        for (day, rows) in by_day(lake.decisions, |r| r.at.date_naive()) {
             let rows: Vec<_> = rows.into_iter().copied().collect();
             let body = parquet::decisions(&rows).map_err(error)?;
             objects.push((format!("decisions/dt={day}/{}.parquet", batch.as_str()), body));
         }
-        for (day, rows) in by_day(labels, |l| l.known_at.date_naive()) {
+        for (day, rows) in by_day(lake.labels, |l| l.known_at.date_naive()) {
             let rows: Vec<_> = rows.into_iter().copied().collect();
             let body = parquet::labels(&rows).map_err(error)?;
             objects.push((format!("labels/dt={day}/{}.parquet", batch.as_str()), body));
+        }
+        for (day, rows) in by_day(lake.filings, |f| f.business_day) {
+            let rows: Vec<_> = rows.into_iter().copied().collect();
+            let body = parquet::filings(&rows).map_err(error)?;
+            objects.push((format!("ctr_filings/dt={day}/{}.parquet", batch.as_str()), body));
         }
         let puts = objects
             .into_iter()

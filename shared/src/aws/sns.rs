@@ -1,10 +1,10 @@
 //! SNS: the alerts function's message to the operations team, on the topic for the
-//! alert's severity, with attributes (severity, verdict, rule codes, transaction id) for
+//! alert's severity (compliance alerts on the compliance team's own topic), with attributes (severity, verdict, rule codes, transaction id) for
 //! filter policies and for tracing an alert back to its decision, and the alert id by
 //! which subscribers drop the rare repeat (delivery is at least once).
 
 use super::{chunks, describe, retry_failed};
-use crate::alert::{Alert, DeliveryError, Notifier, Severity};
+use crate::alert::{Alert, Audience, DeliveryError, Notifier, Severity};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
@@ -15,6 +15,7 @@ pub struct SnsNotifier {
     client: Client,
     medium_topic: String,
     high_topic: String,
+    compliance_topic: Option<String>,
 }
 
 fn error(e: impl std::error::Error + 'static) -> DeliveryError {
@@ -25,23 +26,52 @@ fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue, De
     MessageAttributeValue::builder().data_type(data_type).string_value(value).build().map_err(error)
 }
 
+fn audience_name(audience: Audience) -> &'static str {
+    match audience {
+        Audience::FraudOps => "fraud_ops",
+        Audience::Compliance => "compliance",
+    }
+}
+
 /// A one-line subject for e-mail subscribers (SNS allows 100 characters).
 pub fn subject(alert: &Alert) -> String {
-    let mut s =
-        format!("Vigil {} {}: transaction {}", alert.severity.as_str(), alert.verdict, alert.transaction_id);
+    let kind = match alert.audience() {
+        Audience::FraudOps => "",
+        Audience::Compliance => " compliance",
+    };
+    let mut s = format!(
+        "Vigil{kind} {} {}: transaction {}",
+        alert.severity.as_str(),
+        alert.verdict,
+        alert.transaction_id
+    );
     s.truncate(100);
     s
 }
 
 impl SnsNotifier {
     pub fn new(client: Client, medium_topic: impl Into<String>, high_topic: impl Into<String>) -> Self {
-        Self { client, medium_topic: medium_topic.into(), high_topic: high_topic.into() }
+        Self {
+            client,
+            medium_topic: medium_topic.into(),
+            high_topic: high_topic.into(),
+            compliance_topic: None,
+        }
     }
 
-    fn topic(&self, severity: Severity) -> &str {
-        match severity {
-            Severity::Medium => &self.medium_topic,
-            Severity::High => &self.high_topic,
+    /// Where AML and sanctions alerts go: never to fraud operations' topics (tipping-off).
+    pub fn with_compliance(mut self, topic: impl Into<String>) -> Self {
+        self.compliance_topic = Some(topic.into());
+        self
+    }
+
+    /// The topic for alerts of `audience` and `severity`; `None` for compliance alerts
+    /// when no compliance topic is configured.
+    fn topic(&self, audience: Audience, severity: Severity) -> Option<&str> {
+        match (audience, severity) {
+            (Audience::Compliance, _) => self.compliance_topic.as_deref(),
+            (Audience::FraudOps, Severity::Medium) => Some(&self.medium_topic),
+            (Audience::FraudOps, Severity::High) => Some(&self.high_topic),
         }
     }
 
@@ -53,6 +83,7 @@ impl SnsNotifier {
             .message(alert.to_string())
             .message_attributes("alert_id", attribute("String", alert.id.clone())?)
             .message_attributes("severity", attribute("String", alert.severity.as_str().to_owned())?)
+            .message_attributes("audience", attribute("String", audience_name(alert.audience()).to_owned())?)
             .message_attributes("verdict", attribute("String", alert.verdict.to_string())?)
             .message_attributes("transaction_id", attribute("String", alert.transaction_id.to_string())?)
             .message_attributes(
@@ -83,16 +114,24 @@ impl SnsNotifier {
 
 impl Notifier for SnsNotifier {
     async fn notify(&self, alerts: &[Alert]) -> Result<(), DeliveryError> {
-        for severity in [Severity::High, Severity::Medium] {
-            let entries = alerts
-                .iter()
-                .filter(|a| a.severity == severity)
-                .enumerate()
-                .map(|(i, a)| Self::entry(i, a))
-                .collect::<Result<Vec<_>, _>>()?;
-            let topic = self.topic(severity);
-            for chunk in chunks(entries, MAX_ENTRIES, usize::MAX, |_| 0) {
-                retry_failed("SNS", chunk, |c| self.publish(topic, c)).await?;
+        for audience in [Audience::Compliance, Audience::FraudOps] {
+            for severity in [Severity::High, Severity::Medium] {
+                let entries = alerts
+                    .iter()
+                    .filter(|a| a.audience() == audience && a.severity == severity)
+                    .enumerate()
+                    .map(|(i, a)| Self::entry(i, a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if entries.is_empty() {
+                    continue;
+                }
+                let topic = self.topic(audience, severity).ok_or_else(|| DeliveryError {
+                    service: "SNS",
+                    message: "a compliance alert, and no compliance topic configured".into(),
+                })?;
+                for chunk in chunks(entries, MAX_ENTRIES, usize::MAX, |_| 0) {
+                    retry_failed("SNS", chunk, |c| self.publish(topic, c)).await?;
+                }
             }
         }
         Ok(())

@@ -7,7 +7,8 @@
 use super::{Intake, IntakeError};
 use crate::batch::Quarantined;
 use crate::csvio::{
-    self, CsvFile, FileError, LABEL_COLUMNS, Limit, LimitExceeded, MAX_ROW_BYTES, TRANSACTION_COLUMNS,
+    self, CsvFile, FLOW_COLUMNS, FLOW_OPTIONAL, FileError, LABEL_COLUMNS, Limit, LimitExceeded,
+    MAX_ROW_BYTES, TRANSACTION_COLUMNS,
 };
 use crate::money::Currency;
 use crate::transaction::RejectReason;
@@ -278,16 +279,28 @@ fn csv<F: FnMut(Intake) -> ControlFlow<()>>(
         other => Failure::Refused(FileRefusal::Unreadable("CSV", other.to_string())),
     };
     let mut file = CsvFile::headed(name.to_owned(), input).map_err(failure)?;
-    let labels = match file.select(&TRANSACTION_COLUMNS, &["currency"]) {
-        Ok(()) => false,
-        // Neither kind: the transactions error names what is missing.
-        Err(missing) => file.select(&LABEL_COLUMNS, &[]).map(|()| true).map_err(|_| failure(missing))?,
+    enum Kind {
+        Cards,
+        Labels,
+        Flows,
+    }
+    let kind = match file.select(&TRANSACTION_COLUMNS, &["currency"]) {
+        Ok(()) => Kind::Cards,
+        // None of the kinds: the transactions error names what is missing.
+        Err(missing) => match file.select(&LABEL_COLUMNS, &[]) {
+            Ok(()) => Kind::Labels,
+            Err(_) => file
+                .select(&FLOW_COLUMNS, &FLOW_OPTIONAL)
+                .map(|()| Kind::Flows)
+                .map_err(|_| failure(missing))?,
+        },
     };
     let mut stopped = Ok(());
     file.rows(|line, raw, fields| {
-        let parsed = fields.and_then(|fields| match labels {
-            true => csvio::label_from_row(fields, now).map(Event::Label),
-            false => csvio::transaction_from_row(fields, currency, now).map(Event::Transaction),
+        let parsed = fields.and_then(|fields| match kind {
+            Kind::Labels => csvio::label_from_row(fields, now).map(Event::Label),
+            Kind::Cards => csvio::transaction_from_row(fields, currency, now).map(Event::Transaction),
+            Kind::Flows => csvio::flow_from_row(fields, currency, now),
         });
         stopped = out.push(line, raw, parsed);
         if stopped.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
@@ -515,6 +528,20 @@ mod tests {
     }
 
     #[test]
+    fn a_transfers_and_cash_file_is_read_through_the_wire_rules() {
+        let csv = "transaction_id,channel,payer_account,payee_account,payee_name,account_id,amount,timestamp\n\
+                   t1,transfer,acc-1,acc-2,ACME Ltd,,950.00,2018-04-01T10:00:00Z\n\
+                   t2,cash_deposit,,,,acc-1,9000,2018-04-01 11:00:00\n\
+                   t3,transfer,acc-1,,,,5,2018-04-01T12:00:00Z\n";
+        let got = read_all("in/flows.csv", csv);
+        assert_eq!(got.events.len(), 2);
+        assert_eq!(got.events[0].channel(), Some("transfer"));
+        assert_eq!(got.events[1].channel(), Some("cash_deposit"));
+        assert_eq!(got.refused.len(), 1, "a transfer without its payee");
+        assert_eq!(got.refused[0].reason.code(), "MISSING_FIELD");
+    }
+
+    #[test]
     fn a_row_that_is_not_utf8_is_quarantined_alone() {
         let mut csv = csv_rows(3).into_bytes();
         csv.extend_from_slice(b"x\xff,2018-04-01 00:00:31,c1,p1,1.00\n");
@@ -641,7 +668,7 @@ mod tests {
         let tx = crate::test_support::tx("t7", "c1", "p1", "20.5", "2018-04-01T10:00:00Z");
         let d =
             Decision { transaction_id: tx.id.clone(), score: 0.1, verdict: Verdict::Accept, reasons: vec![] };
-        let bytes = crate::archive::parquet::decisions(&[(&tx, &d)]).unwrap();
+        let bytes = crate::archive::parquet::decisions(&[crate::archive::LakeRow::card(&tx, &d)]).unwrap();
         let got = read_all("in/lake-export.parquet", bytes);
         assert_eq!(got.events, vec![Event::Transaction(tx)]);
         let (_, end) = read("in/x.parquet", b"PAR1".to_vec(), FileLimits::default());

@@ -3,6 +3,7 @@
 
 mod plan;
 
+use crate::compliance::{Compliance, Finding};
 use crate::decision::{Decision, Thresholds};
 use crate::features::{FeatureEngine, Features};
 use crate::ids::TransactionId;
@@ -31,14 +32,23 @@ pub enum Outcome {
     /// Its transaction has not been scored yet (it may travel on another shard): the label
     /// is kept and applied when the transaction is.
     LabelParked { transaction_id: TransactionId },
+    /// A transfer, cash movement or customer profile, judged by AML monitoring and
+    /// screening; `repeat` when it was judged before (its recorded finding, no state moved).
+    Monitored { finding: Box<Finding>, repeat: bool },
 }
 
 impl Outcome {
     pub fn decision(&self) -> Option<&Decision> {
         match self {
             Outcome::Decided(d, _) | Outcome::Duplicate(d) => Some(d),
+            Outcome::Monitored { finding, .. } => Some(&finding.decision),
             _ => None,
         }
+    }
+
+    /// Seen before: decided or judged earlier, nothing moved this time.
+    pub fn is_repeat(&self) -> bool {
+        matches!(self, Outcome::Duplicate(_) | Outcome::Monitored { repeat: true, .. })
     }
 }
 
@@ -54,12 +64,14 @@ pub enum ScoreError {
     Incomplete,
 }
 
-/// How a deployment decides: thresholds, rules, how many model reasons an alert carries.
+/// How a deployment decides: thresholds, rules, how many model reasons an alert carries,
+/// and the compliance configuration (AML typologies, sanctions lists).
 pub struct Policy {
     pub engine: FeatureEngine,
     pub thresholds: Thresholds,
     pub rules: RuleSet,
     pub model_reasons: usize,
+    pub compliance: Compliance,
 }
 
 impl Default for Policy {
@@ -69,6 +81,7 @@ impl Default for Policy {
             thresholds: Thresholds::default(),
             rules: RuleSet::default(),
             model_reasons: 3,
+            compliance: Compliance::default(),
         }
     }
 }
@@ -92,6 +105,10 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
         &self.model
     }
 
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Processes `events` in order (`now`: when, for labels that must wait). Idempotent:
     /// events already applied — by an identical retry, a bisected half, a batch that
     /// restarts at a checkpoint with newer records, a crashed attempt — change nothing and
@@ -105,7 +122,14 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
         let mut todo: Vec<usize> = (0..events.len()).collect();
         for attempt in 1..=MAX_ATTEMPTS {
-            let loaded = self.store.load(&plan::request(events, &todo)).await?;
+            let mut request = plan::request(events, &todo);
+            let mut loaded = self.store.load(&request).await?;
+            let missing = plan::cash_days_missing(events, &todo, &loaded, &request);
+            if !missing.is_empty() {
+                // Cash aggregates per owning customer, named by the account just read.
+                request.cash_days.extend(missing);
+                loaded = self.store.load(&request).await?;
+            }
             let planner = Planner::new(&self.policy, self.store.unit_limit(), now, loaded);
             let plan = planner.plan(events, &todo, &self.model)?;
             let applied = self.store.commit(plan.units).await?;
@@ -507,3 +531,6 @@ mod tests {
         assert!(matches!(block_on(s.process(&batch(), now())), Err(ScoreError::Store(_))));
     }
 }
+
+#[cfg(test)]
+mod monitoring;

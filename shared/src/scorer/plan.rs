@@ -3,17 +3,19 @@
 //! (see [`crate::store`]), each event tied to the unit its outcome depends on.
 
 use super::{Outcome, Policy};
+use crate::aml::{AccountState, CashDay, CashOwner, FlowEvent};
+use crate::customer::CustomerProfile;
 use crate::decision::Decision;
 use crate::features::{CustomerState, Features, TerminalState, hour_of};
-use crate::ids::{CustomerId, TerminalId, TransactionId};
+use crate::ids::{AccountId, CustomerId, TerminalId, TransactionId};
 use crate::label::LabelEvent;
 use crate::model::{FraudModel, ModelError};
 use crate::store::{
-    DecisionRecord, FraudMark, Label, LoadRequest, ParkedLabel, Record, RecordState, RecordWrite, Snapshot,
-    Span, TerminalDelta, Unit,
+    DecisionRecord, FraudMark, Label, LoadRequest, MonitoredRecord, ParkedLabel, Record, RecordState,
+    RecordWrite, Snapshot, Span, TerminalDelta, Unit, Versioned,
 };
 use crate::transaction::Transaction;
-use crate::wire::Event;
+use crate::wire::{Event, Flow};
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -25,20 +27,65 @@ pub fn request(events: &[Event], todo: &[usize]) -> LoadRequest {
     let mut records = FxHashSet::default();
     let mut customers = FxHashSet::default();
     let mut terminals: FxHashSet<(&TerminalId, Span)> = FxHashSet::default();
+    let mut accounts: FxHashSet<&AccountId> = FxHashSet::default();
+    let mut cash_days = FxHashSet::default();
     for event in todo.iter().map(|&i| &events[i]) {
         records.insert(event.subject());
-        if let Event::Transaction(tx) = event {
-            customers.insert(&tx.customer);
-            // Each transaction's own horizon, not their union: one payment dated years
-            // earlier must not make the batch read every week in between.
-            terminals.insert((&tx.terminal, Span::before(tx.at.timestamp())));
+        match event {
+            Event::Transaction(tx) => {
+                customers.insert(&tx.customer);
+                // Each transaction's own horizon, not their union: one payment dated years
+                // earlier must not make the batch read every week in between.
+                terminals.insert((&tx.terminal, Span::before(tx.at.timestamp())));
+            }
+            Event::Flow(flow) => match &flow.event {
+                FlowEvent::Transfer(t) => accounts.extend([&t.payer, &t.payee]),
+                FlowEvent::Cash(c) => {
+                    accounts.insert(&c.account);
+                    // The owner is known once the account is read: see `cash_days_missing`.
+                    cash_days.insert(CashOwner::Account(c.account.clone()).key());
+                }
+            },
+            Event::Customer(p) => accounts.extend(&p.accounts),
+            Event::Label(_) => {}
         }
     }
     LoadRequest {
         records: records.into_iter().cloned().collect(),
         customers: customers.into_iter().cloned().collect(),
         terminals: terminals.into_iter().map(|(t, s)| (t.clone(), s)).collect(),
+        accounts: accounts.into_iter().cloned().collect(),
+        cash_days: cash_days.into_iter().collect(),
     }
+}
+
+/// Cash owners' days the events at `todo` need that `request` did not ask for: cash is
+/// aggregated per owning customer, which the account's state (or a profile earlier in the
+/// batch) names.
+pub fn cash_days_missing(
+    events: &[Event],
+    todo: &[usize],
+    loaded: &Snapshot,
+    request: &LoadRequest,
+) -> Vec<String> {
+    let mut owners: FxHashMap<&AccountId, &CustomerId> = FxHashMap::default();
+    let mut missing = Vec::new();
+    for event in todo.iter().map(|&i| &events[i]) {
+        match event {
+            Event::Customer(p) => owners.extend(p.accounts.iter().map(|a| (a, &p.customer))),
+            Event::Flow(Flow { event: FlowEvent::Cash(c), .. }) => {
+                let stored = loaded.accounts.get(&c.account).and_then(|a| a.state.profile.owner.as_ref());
+                if let Some(owner) = owners.get(&c.account).copied().or(stored) {
+                    let key = CashOwner::Customer(owner.clone()).key();
+                    if !request.cash_days.contains(&key) && !missing.contains(&key) {
+                        missing.push(key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    missing
 }
 
 /// What an attempt wants written, and each event's outcome should its unit be applied.
@@ -68,6 +115,24 @@ enum Draft {
     Park { id: TransactionId, expected: u64, parked: ParkedLabel },
     /// A parked label whose transaction came later in the batch: written with it.
     Folded,
+    /// A transfer, cash movement or profile with the states it left, each on the version
+    /// it was built on.
+    Monitored {
+        id: TransactionId,
+        expected: u64,
+        record: MonitoredRecord,
+        accounts: Vec<(AccountId, Versioned<AccountState>)>,
+        cash_days: Vec<(String, Versioned<CashDay>)>,
+    },
+    /// A label on a transfer or cash movement monitored earlier.
+    RelabelMonitored { id: TransactionId, expected: u64, record: MonitoredRecord },
+}
+
+/// A transfer, cash movement or profile: first seen (the version its record must find, a
+/// label that came ahead of it), or a repeat with its outcome.
+enum Sight {
+    First(u64, Option<Label>),
+    Repeat(Slot, Option<usize>),
 }
 
 enum Slot {
@@ -93,6 +158,10 @@ pub struct Planner<'a> {
     labelled: FxHashMap<TransactionId, usize>,
     /// Units folded into another: the events tied to them follow it.
     moved: FxHashMap<usize, usize>,
+    accounts: FxHashMap<AccountId, Versioned<AccountState>>,
+    cash_days: FxHashMap<String, Versioned<CashDay>>,
+    /// The unit of each transfer, cash movement or profile first seen in this batch.
+    monitored: FxHashMap<TransactionId, usize>,
 }
 
 impl<'a> Planner<'a> {
@@ -110,6 +179,9 @@ impl<'a> Planner<'a> {
             open: FxHashMap::default(),
             labelled: FxHashMap::default(),
             moved: FxHashMap::default(),
+            accounts: loaded.accounts,
+            cash_days: loaded.cash_days,
+            monitored: FxHashMap::default(),
         }
     }
 
@@ -126,6 +198,8 @@ impl<'a> Planner<'a> {
             let (slot, unit) = match &events[i] {
                 Event::Transaction(tx) => self.transaction(tx),
                 Event::Label(label) => self.label(label),
+                Event::Flow(flow) => self.flow(flow),
+                Event::Customer(profile) => self.profile(profile),
             };
             slots.push((i, slot, unit));
         }
@@ -152,6 +226,9 @@ impl<'a> Planner<'a> {
         let (expected, parked) = match self.records.get(&tx.id) {
             Some(Record { state: RecordState::Decided(r), .. }) => {
                 return (Slot::Done(Outcome::Duplicate(r.decision.clone())), None);
+            }
+            Some(Record { state: RecordState::Monitored(r), .. }) => {
+                return (Slot::Done(Outcome::Duplicate(r.finding.decision.clone())), None);
             }
             Some(Record { version, state: RecordState::Parked(p) }) => (*version, Some(p.label)),
             None => (0, None),
@@ -230,6 +307,15 @@ impl<'a> Planner<'a> {
         let duplicate = Slot::Done(Outcome::LabelDuplicate { transaction_id: id.clone() });
         let parked = Slot::Done(Outcome::LabelParked { transaction_id: id.clone() });
 
+        if let Some(&u) = self.monitored.get(id) {
+            let Draft::Monitored { record, .. } = &mut self.drafts[u] else { return (duplicate, Some(u)) };
+            let recorded = record.label;
+            if !label.replaces(recorded) {
+                return (duplicate, Some(u));
+            }
+            record.label = Some(label);
+            return (applied(recorded), Some(u));
+        }
         if let Some(&p) = self.new_ids.get(id) {
             let Pending { tx, label: recorded, unit, .. } = self.pending[p];
             if !label.replaces(recorded) {
@@ -256,6 +342,11 @@ impl<'a> Planner<'a> {
                     p.label = label;
                     (parked, Some(u))
                 }
+                Draft::RelabelMonitored { record, .. } if label.replaces(record.label) => {
+                    let recorded = record.label;
+                    record.label = Some(label);
+                    (applied(recorded), Some(u))
+                }
                 _ => (duplicate, Some(u)),
             };
         }
@@ -268,6 +359,14 @@ impl<'a> Planner<'a> {
                 record.label = Some(label);
                 self.shift(&record.customer, &record.terminal, record.at.timestamp(), initial, label);
                 (Draft::Relabel { record, expected: version, initial }, applied(initial))
+            }
+            Some(Record { version, state: RecordState::Monitored(mut record) }) => {
+                let initial = record.label;
+                if !label.replaces(initial) {
+                    return (duplicate, None);
+                }
+                record.label = Some(label);
+                (Draft::RelabelMonitored { id: id.clone(), expected: version, record }, applied(initial))
             }
             Some(Record { version, state: RecordState::Parked(p) }) => {
                 if !label.replaces(Some(p.label)) {
@@ -393,8 +492,141 @@ impl<'a> Planner<'a> {
                     ..Unit::default()
                 },
                 Draft::Folded => Unit::default(),
+                Draft::Monitored { id, expected, record, accounts, cash_days } => Unit {
+                    records: vec![RecordWrite { id, expected, state: RecordState::Monitored(record) }],
+                    accounts,
+                    cash_days,
+                    ..Unit::default()
+                },
+                Draft::RelabelMonitored { id, expected, record } => Unit {
+                    records: vec![RecordWrite { id, expected, state: RecordState::Monitored(record) }],
+                    ..Unit::default()
+                },
             })
             .collect()
+    }
+
+    /// A transfer or cash movement: judged on its accounts' states as this batch left them,
+    /// in one unit with the states it moves.
+    fn flow(&mut self, flow: &'a Flow) -> (Slot, Option<usize>) {
+        let id = flow.event.id();
+        let (expected, label) = match self.first_sight(id) {
+            Sight::First(expected, label) => (expected, label),
+            Sight::Repeat(slot, unit) => return (slot, unit),
+        };
+        let compliance = &self.policy.compliance;
+        let (finding, touched, days) = match &flow.event {
+            FlowEvent::Transfer(t) if t.payer != t.payee => {
+                let mut payer = self.accounts.remove(&t.payer).unwrap_or_default();
+                let payee = self.accounts.entry(t.payee.clone()).or_default();
+                let finding = compliance.flow(flow, &mut payer.state, Some(&mut payee.state), None);
+                self.accounts.insert(t.payer.clone(), payer);
+                (finding, vec![&t.payer, &t.payee], Vec::new())
+            }
+            FlowEvent::Transfer(t) => {
+                let account = self.accounts.entry(t.payer.clone()).or_default();
+                (compliance.flow(flow, &mut account.state, None, None), vec![&t.payer], Vec::new())
+            }
+            FlowEvent::Cash(c) => {
+                let account = self.accounts.entry(c.account.clone()).or_default();
+                let owner = match &account.state.profile.owner {
+                    Some(customer) => CashOwner::Customer(customer.clone()),
+                    None => CashOwner::Account(c.account.clone()),
+                };
+                let day = self.cash_days.entry(owner.key()).or_default();
+                let finding = compliance.flow(flow, &mut account.state, None, Some((&owner, &mut day.state)));
+                (finding, vec![&c.account], vec![owner.key()])
+            }
+        };
+        let record = MonitoredRecord { finding, at: flow.event.at(), label };
+        self.push_monitored(id, expected, record, &touched, &days)
+    }
+
+    /// A customer profile: screened, and each listed account learns its owner.
+    fn profile(&mut self, profile: &'a CustomerProfile) -> (Slot, Option<usize>) {
+        let expected = match self.first_sight(&profile.id) {
+            Sight::First(expected, _) => expected,
+            Sight::Repeat(slot, unit) => return (slot, unit),
+        };
+        for account in &profile.accounts {
+            let state = &mut self.accounts.entry(account.clone()).or_default().state;
+            state.profile = profile.account_profile(state.profile.opening_balance);
+        }
+        let finding = self.policy.compliance.profile(profile);
+        let record = MonitoredRecord { finding, at: profile.updated_at, label: None };
+        let touched: Vec<&AccountId> = profile.accounts.iter().collect();
+        self.push_monitored(&profile.id, expected, record, &touched, &[])
+    }
+
+    /// For an event not seen before, the version its record must find and a label that
+    /// came ahead of it; for a repeat (stored, or earlier in this batch), its outcome.
+    fn first_sight(&mut self, id: &TransactionId) -> Sight {
+        if let Some(&u) = self.monitored.get(id)
+            && let Draft::Monitored { record, .. } = &self.drafts[u]
+        {
+            return Sight::Repeat(
+                Slot::Done(Outcome::Monitored { finding: Box::new(record.finding.clone()), repeat: true }),
+                Some(u),
+            );
+        }
+        if let Some(&p) = self.new_ids.get(id) {
+            return Sight::Repeat(Slot::SameAs(p), Some(self.pending[p].unit));
+        }
+        let stored = match self.records.get(id).map(|r| (r.version, &r.state)) {
+            Some((_, RecordState::Monitored(r))) => {
+                return Sight::Repeat(
+                    Slot::Done(Outcome::Monitored { finding: Box::new(r.finding.clone()), repeat: true }),
+                    None,
+                );
+            }
+            Some((_, RecordState::Decided(r))) => {
+                return Sight::Repeat(Slot::Done(Outcome::Duplicate(r.decision.clone())), None);
+            }
+            Some((version, RecordState::Parked(p))) => (version, Some(p.label)),
+            None => (0, None),
+        };
+        // A label that was to wait, earlier in this batch, joins the record instead (two
+        // writes of the record would cancel each other); its outcome follows the unit.
+        if let Some(u) = self.labelled.get(id).copied()
+            && matches!(self.drafts[u], Draft::Park { .. })
+            && let Draft::Park { expected, parked, .. } =
+                std::mem::replace(&mut self.drafts[u], Draft::Folded)
+        {
+            self.labelled.remove(id);
+            self.moved.insert(u, self.drafts.len());
+            return Sight::First(expected, Some(parked.label));
+        }
+        Sight::First(stored.0, stored.1)
+    }
+
+    /// Records the monitored event's unit: its record, and the states it touched as they
+    /// are now, each on the version it was built on (the next unit on the same item
+    /// expects one more).
+    fn push_monitored(
+        &mut self,
+        id: &TransactionId,
+        expected: u64,
+        record: MonitoredRecord,
+        touched: &[&AccountId],
+        days: &[String],
+    ) -> (Slot, Option<usize>) {
+        let mut accounts = Vec::with_capacity(touched.len());
+        for &account in touched {
+            let entry = self.accounts.entry(account.clone()).or_default();
+            accounts.push((account.clone(), entry.clone()));
+            entry.version += 1;
+        }
+        let mut cash_days = Vec::with_capacity(days.len());
+        for key in days {
+            let entry = self.cash_days.entry(key.clone()).or_default();
+            cash_days.push((key.clone(), entry.clone()));
+            entry.version += 1;
+        }
+        let outcome = Outcome::Monitored { finding: Box::new(record.finding.clone()), repeat: false };
+        self.drafts.push(Draft::Monitored { id: id.clone(), expected, record, accounts, cash_days });
+        let u = self.drafts.len() - 1;
+        self.monitored.insert(id.clone(), u);
+        (Slot::Done(outcome), Some(u))
     }
 }
 

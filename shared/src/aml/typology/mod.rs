@@ -10,6 +10,7 @@ mod geography;
 mod pass_through;
 mod split;
 mod structuring;
+mod token;
 mod unusual;
 mod velocity;
 
@@ -22,6 +23,7 @@ pub use geography::Geography;
 pub use pass_through::PassThrough;
 pub use split::SplitPayments;
 pub use structuring::Structuring;
+pub use token::TokenPayment;
 pub use unusual::UnusualPayment;
 pub use velocity::Velocity;
 
@@ -81,6 +83,7 @@ pub fn build(config: &AmlConfig) -> Vec<Box<dyn Typology>> {
     vec![
         Box::new(Structuring { config: config.structuring.clone(), ctr_threshold: config.ctr.threshold }),
         Box::new(UnusualPayment(config.unusual_payment.clone())),
+        Box::new(TokenPayment(config.token_payment.clone())),
         Box::new(SplitPayments(config.split_payments.clone())),
         Box::new(FanIn(config.fan_in.clone())),
         Box::new(FanOut(config.fan_out.clone())),

@@ -11,6 +11,9 @@
 //!   `n<h>` transactions and `f<h>` confirmed frauds in hour `h` of the week, added to by
 //!   every shard (`ADD`: commutative, no version, one small item per write).
 //!
+//! - `a#<account>`: an account's AML state (`s`, JSON) and version `v`.
+//! - `d#<owner>`: a cash owner's business day (`s`, JSON) and version `v`, for the CTR.
+//!
 //! A unit (see [`crate::store`]) is written as one TransactWriteItems: record puts on
 //! their version, the customer put on its version, the terminal and fraud updates. So a
 //! crash at any point leaves each transaction fully counted or not at all, whatever
@@ -23,10 +26,10 @@ use super::writes::{self, Op, Pack, Update};
 use super::{Item, PK, TTL, delivery, n, number, s, text};
 use crate::aws::{PARALLELISM, chunks, describe, retry_failed};
 use crate::features::{CustomerState, FRAUD_RETENTION_DAYS, TerminalState};
-use crate::ids::{CustomerId, TerminalId, TransactionId};
+use crate::ids::{AccountId, CustomerId, TerminalId, TransactionId};
 use crate::store::{
     LoadRequest, PARKED_RETENTION, ParkedLabel, Record, RecordState, Snapshot, Span, StateStore, StoreError,
-    Unit, covered,
+    Unit, Versioned, covered,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -53,6 +56,10 @@ const FRAUD_PREFIX: &str = "f:";
 const WEEK_HOURS: i64 = 168;
 /// A customer's spending outlives its longest window (30 days) after its last write.
 const CUSTOMER_TTL: Duration = Duration::days(40);
+/// An account's AML state outlives the dormancy a reactivation is measured against.
+const ACCOUNT_TTL: Duration = Duration::days(400);
+/// A cash day is only read on the same business day.
+const CASH_DAY_TTL: Duration = Duration::days(3);
 /// Records, frauds and terminal counts outlive the latest chargeback that must find them.
 const RETAINED_TTL: Duration = Duration::days(FRAUD_RETENTION_DAYS);
 const BATCH_GET_KEYS: usize = 100;
@@ -72,6 +79,14 @@ fn customer_key(id: &CustomerId) -> String {
 
 fn frauds_key(id: &CustomerId) -> String {
     format!("cf#{}", id.as_str())
+}
+
+fn account_key(id: &AccountId) -> String {
+    format!("a#{}", id.as_str())
+}
+
+fn cash_day_key(owner: &str) -> String {
+    format!("d#{owner}")
 }
 
 fn week_key(id: &TerminalId, week: i64) -> String {
@@ -208,6 +223,21 @@ impl DynamoStateStore {
                 (TTL.to_owned(), ttl(CUSTOMER_TTL)),
             ]);
             ops.push((customer_key(id), Op::Put { item, version: VERSION, expected: state.version }));
+        }
+        let versioned = |key: String, version: u64, value: String, ttl: AttributeValue| {
+            let item = HashMap::from([
+                (PK.to_owned(), s(key.clone())),
+                (VERSION.to_owned(), n(version as i64 + 1)),
+                (VALUE.to_owned(), s(value)),
+                (TTL.to_owned(), ttl),
+            ]);
+            (key, Op::Put { item, version: VERSION, expected: version })
+        };
+        for (id, a) in &unit.accounts {
+            ops.push(versioned(account_key(id), a.version, encode(&a.state), ttl(ACCOUNT_TTL)));
+        }
+        for (owner, d) in &unit.cash_days {
+            ops.push(versioned(cash_day_key(owner), d.version, encode(&d.state), ttl(CASH_DAY_TTL)));
         }
         let mut updates: BTreeMap<String, Update> = BTreeMap::new();
         for (terminal, d) in &unit.terminals {
@@ -419,6 +449,17 @@ fn jittered(attempt: u32) -> StdDuration {
     StdDuration::from_millis(1 + u64::from(nanos) % cap)
 }
 
+/// A whole-item state (`s`) with its version (`v`), if `key` was read.
+fn take_versioned<T: serde::de::DeserializeOwned>(
+    items: &mut HashMap<String, Item>,
+    key: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
+    let Some(item) = items.remove(key) else { return Ok(None) };
+    let version = number(&item, VERSION).unwrap_or(0) as u64;
+    let state = decode(key, text(&item, VALUE).unwrap_or_default())?;
+    Ok(Some(Versioned { version, state }))
+}
+
 /// The customer's frauds in a `cf#` item: its attributes `f:<transaction>` with the
 /// transaction's time.
 fn frauds_of(item: &Item) -> Vec<(String, i64)> {
@@ -449,6 +490,8 @@ impl StateStore for DynamoStateStore {
         for (t, _, weeks) in &terminals {
             keys.extend(weeks.iter().map(|w| week_key(t, *w)));
         }
+        keys.extend(request.accounts.iter().map(account_key));
+        keys.extend(request.cash_days.iter().map(|o| cash_day_key(o)));
         let mut items = self.get_many(keys).await?;
         *self.sizes.lock().unwrap_or_else(|p| p.into_inner()) =
             items.iter().map(|(k, i)| (k.clone(), capacity::item_size(i))).collect();
@@ -482,6 +525,16 @@ impl StateStore for DynamoStateStore {
             customer.fraud_tx_at.sort_unstable();
             self.frauds.lock().unwrap_or_else(|p| p.into_inner()).insert(frauds_key(id), frauds);
             out.customers.insert(id.clone(), customer);
+        }
+        for id in &request.accounts {
+            if let Some(a) = take_versioned(&mut items, &account_key(id))? {
+                out.accounts.insert(id.clone(), a);
+            }
+        }
+        for owner in &request.cash_days {
+            if let Some(d) = take_versioned(&mut items, &cash_day_key(owner))? {
+                out.cash_days.insert(owner.clone(), d);
+            }
         }
         for (id, spans, weeks) in terminals {
             let mut hours: Vec<(i64, (i64, i64))> = Vec::new();

@@ -27,6 +27,8 @@ pub struct AlertsConfig {
     pub table: String,
     pub topic_medium: String,
     pub topic_high: String,
+    /// AML and sanctions alerts: the compliance team's topic.
+    pub topic_compliance: String,
     /// How long an invocation may send an alert before a retry may send it again.
     pub lease: Duration,
 }
@@ -37,6 +39,7 @@ impl AlertsConfig {
             table: var(vars, env::TABLE)?,
             topic_medium: var(vars, env::TOPIC_MEDIUM)?,
             topic_high: var(vars, env::TOPIC_HIGH)?,
+            topic_compliance: var(vars, env::TOPIC_COMPLIANCE)?,
             lease: lease(vars)?,
         })
     }
@@ -67,7 +70,8 @@ impl AlertsHandler {
         Ok(Self {
             ledger: DynamoAlertLedger::new(aws_sdk_dynamodb::Client::new(config), at.table)
                 .with_lease(at.lease),
-            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), at.topic_medium, at.topic_high),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), at.topic_medium, at.topic_high)
+                .with_compliance(at.topic_compliance),
             metrics: MetricsSink::Stdout,
         })
     }
@@ -107,6 +111,7 @@ mod tests {
             (env::TABLE.to_owned(), "t".to_owned()),
             (env::TOPIC_MEDIUM.to_owned(), "m".to_owned()),
             (env::TOPIC_HIGH.to_owned(), "h".to_owned()),
+            (env::TOPIC_COMPLIANCE.to_owned(), "c".to_owned()),
         ]);
         if let Some(lease) = lease {
             vars.insert(env::ALERT_LEASE_SECONDS.to_owned(), lease.to_owned());

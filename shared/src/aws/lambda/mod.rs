@@ -15,7 +15,7 @@ pub use alerts::{AlertsConfig, AlertsHandler, MAX_ALERT_LEASE};
 pub use backup::{BackupHandler, BackupSettings};
 pub use decisions::{DeskConfig, ROUTE as DECISIONS_ROUTE};
 pub use producer::{FileSummary, ProducerConfig, ProducerHandler};
-pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline};
+pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline, ScreeningConfig, aml, compliance, screening};
 pub use stream::{StreamConfig, StreamPublisher};
 
 use crate::alert::{DeliveryError, FanOutError};
@@ -50,6 +50,18 @@ pub mod env {
     /// Milliseconds the decision API waits on the state store before it answers degraded
     /// (default 150).
     pub const DECISION_BUDGET_MS: &str = "VIGIL_DECISION_BUDGET_MS";
+    /// The versioned bucket holding the sanctions lists (unset: nothing is screened).
+    pub const SANCTIONS_BUCKET: &str = "VIGIL_SANCTIONS_BUCKET";
+    /// Keys of OFAC's `sdn.csv` and `alt.csv`, and of the UN consolidated XML (optional).
+    pub const SANCTIONS_SDN_KEY: &str = "VIGIL_SANCTIONS_SDN_KEY";
+    pub const SANCTIONS_ALT_KEY: &str = "VIGIL_SANCTIONS_ALT_KEY";
+    pub const SANCTIONS_UN_KEY: &str = "VIGIL_SANCTIONS_UN_KEY";
+    /// A screening score at or above which a payment is blocked, not reviewed.
+    pub const SANCTIONS_BLOCK_AT: &str = "VIGIL_SANCTIONS_BLOCK_AT";
+    /// AML typology parameters (JSON, `AmlConfig`); unset: the defaults.
+    pub const AML_CONFIG: &str = "VIGIL_AML_CONFIG";
+    /// The compliance audience's topic (AML and sanctions alerts).
+    pub const TOPIC_COMPLIANCE: &str = "VIGIL_TOPIC_COMPLIANCE";
     /// Backup copier: the Object Lock bucket copies go to.
     pub const BACKUP_BUCKET: &str = "VIGIL_BACKUP_BUCKET";
     /// Backup copier: `bucket=prefix,prefix;bucket=prefix`, what is backed up.
@@ -70,6 +82,8 @@ pub enum ConfigError {
     Invalid(&'static str, String),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Lists(#[from] crate::aws::lists::ListLoadError),
     #[error(transparent)]
     Backup(#[from] crate::backup::ConfigError),
     /// A service the function needs at init (Secrets Manager) failed or holds nonsense.

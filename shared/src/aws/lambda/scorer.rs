@@ -3,16 +3,20 @@
 use super::decisions;
 use super::stream::{StreamConfig, StreamPublisher};
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, default_currency, env, var};
+use crate::aml::{AmlConfig, AmlEngine};
 use crate::aws::Timeouts;
 use crate::aws::dynamodb::DynamoStateStore;
 use crate::aws::eventbridge::EventBridgeAlerts;
+use crate::aws::lists::{self, ListObjects};
 use crate::aws::s3::{self, S3Lake, S3Quarantine};
 use crate::batch::{BatchReport, StreamRecord};
+use crate::compliance::{Compliance, DEFAULT_BLOCK_AT, Screening};
 use crate::decide::Desk;
 use crate::metrics::{MetricsSink, Unit};
 use crate::model::Model;
 use crate::money::Currency;
 use crate::pipeline::{Pipeline, Tally};
+use crate::sanctions::Screener;
 use crate::scorer::{Policy, Scorer};
 use crate::sweep::{Swept, sweep_parked_labels};
 use aws_config::SdkConfig;
@@ -23,6 +27,7 @@ use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub type ScorerPipeline = Pipeline<DynamoStateStore, Model, S3Quarantine, S3Lake, EventBridgeAlerts>;
@@ -57,6 +62,75 @@ impl ScorerConfig {
     }
 }
 
+/// AML parameters and the sanctions lists, as the environment names them.
+pub async fn compliance(s3: &aws_sdk_s3::Client, vars: &dyn Vars) -> Result<Compliance, ConfigError> {
+    Ok(Compliance { aml: aml(vars)?, screening: screening(s3, vars).await? })
+}
+
+/// The AML engine with the environment's parameters (the defaults when unset).
+pub fn aml(vars: &dyn Vars) -> Result<AmlEngine, ConfigError> {
+    let invalid = |e: crate::aml::AmlConfigError| ConfigError::Invalid(env::AML_CONFIG, e.to_string());
+    let config = match vars.get(env::AML_CONFIG) {
+        Some(json) => AmlConfig::from_json(&json).map_err(invalid)?,
+        None => AmlConfig::default(),
+    };
+    AmlEngine::new(config).map_err(invalid)
+}
+
+/// Where the sanctions lists are and when a match blocks; `None` when the environment
+/// names no lists bucket (nothing is screened).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScreeningConfig {
+    pub objects: ListObjects,
+    pub block_at: f64,
+}
+
+impl ScreeningConfig {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Option<Self>, ConfigError> {
+        let Some(bucket) = vars.get(env::SANCTIONS_BUCKET) else { return Ok(None) };
+        let objects = ListObjects {
+            bucket,
+            sdn: vars.get(env::SANCTIONS_SDN_KEY).unwrap_or_else(|| "sanctions/sdn.csv".into()),
+            alt: vars.get(env::SANCTIONS_ALT_KEY).unwrap_or_else(|| "sanctions/alt.csv".into()),
+            un: vars.get(env::SANCTIONS_UN_KEY).filter(|k| !k.is_empty()),
+        };
+        let block_at = match vars.get(env::SANCTIONS_BLOCK_AT) {
+            Some(v) => v.parse::<f64>().ok().filter(|b| (0.0..=1.0).contains(b)).ok_or_else(|| {
+                ConfigError::Invalid(env::SANCTIONS_BLOCK_AT, format!("`{v}` is not a score in [0, 1]"))
+            })?,
+            None => DEFAULT_BLOCK_AT,
+        };
+        Ok(Some(Self { objects, block_at }))
+    }
+}
+
+/// The sanctions lists, loaded once per container. Lists that do not load fail the cold
+/// start: nothing passes unscreened (the stream keeps the records until the lists are
+/// fixed, and the function's error alarm fires).
+pub async fn screening(
+    s3: &aws_sdk_s3::Client,
+    vars: &dyn Vars,
+) -> Result<Option<Arc<Screening>>, ConfigError> {
+    let Some(ScreeningConfig { objects, block_at }) = ScreeningConfig::from_vars(vars)? else {
+        tracing::warn!(
+            "no sanctions lists configured ({}): payees and customers are not screened",
+            env::SANCTIONS_BUCKET
+        );
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let (lists, fell_back) = lists::load(s3, &objects).await?;
+    let screener = Screener::new(lists);
+    tracing::info!(
+        version = %screener.version(),
+        names = screener.lists().names(),
+        fell_back,
+        millis = started.elapsed().as_millis() as u64,
+        "sanctions lists loaded"
+    );
+    Ok(Some(Arc::new(Screening { screener, block_at })))
+}
+
 impl ScorerHandler {
     /// The AWS timeouts for the role the environment gives this binary: the decision API
     /// (a stream to hand off to is named) or the stream scorer.
@@ -71,12 +145,15 @@ impl ScorerHandler {
     pub async fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
         let at = ScorerConfig::from_vars(vars)?;
         let desk = decisions::desk(config, vars, at.currency).await?;
+        let s3 = s3::client(config);
+        let compliance = compliance(&s3, vars).await?;
         let mut handler = Self::new(
             aws_sdk_dynamodb::Client::new(config),
-            s3::client(config),
+            s3,
             aws_sdk_eventbridge::Client::new(config),
             at,
             Model::embedded()?,
+            Policy { compliance, ..Policy::default() },
         );
         handler.desk = desk;
         Ok(handler)
@@ -89,10 +166,11 @@ impl ScorerHandler {
         eventbridge: aws_sdk_eventbridge::Client,
         at: ScorerConfig,
         model: Model,
+        policy: Policy,
     ) -> Self {
         Self {
             pipeline: Pipeline {
-                scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, Policy::default()),
+                scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, policy),
                 quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
                 archive: S3Lake::new(s3, at.lake_bucket),
                 alerts: EventBridgeAlerts::new(eventbridge, at.event_bus),
