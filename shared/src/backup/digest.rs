@@ -3,7 +3,9 @@
 
 use base64::Engine;
 use md5::Md5;
-use sha2::{Digest, Sha256};
+// Two `Digest` traits (sha2 is on digest 0.10, md-5 on 0.11): each type implements one.
+use md5::Digest as _;
+use sha2::{Digest as _, Sha256};
 
 /// A SHA-256 as 64 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
