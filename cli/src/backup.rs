@@ -74,7 +74,7 @@ fn print_report(o: &Outcome, took: Duration) {
         "\nBacked up: {} lake object versions, {} copied from their events; a redelivered event {}; the reconciliation then copied {}",
         o.objects,
         o.copied,
-        if o.redelivered_no_op { "changed nothing" } else { "COPIED AGAIN" },
+        if o.redelivered_no_op { "changed nothing" } else { "WAS NOT A NO-OP" },
         o.reconcile_copied
     );
     println!(
@@ -83,6 +83,9 @@ fn print_report(o: &Outcome, took: Duration) {
         o.retain_until.map(|d| d.to_rfc3339()).unwrap_or_default(),
         if o.locked_delete_refused { "refused" } else { "ALLOWED" }
     );
+    for refused in &o.refused {
+        println!("  REFUSED {refused}");
+    }
     println!("Injected: {}", list(&o.injected));
     println!("Verify found: {}", list(&o.found));
     println!(

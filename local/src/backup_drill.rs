@@ -22,6 +22,8 @@ use vigil_shared::metrics::MetricsSink;
 pub struct Outcome {
     pub objects: usize,
     pub copied: usize,
+    /// Lake objects the copier refused, with its reason (none: the sources cover the lake).
+    pub refused: Vec<String>,
     pub redelivered_no_op: bool,
     pub reconcile_copied: usize,
     pub retain_until: Option<DateTime<Utc>>,
@@ -39,6 +41,7 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.objects > 0
             && self.copied == self.objects
+            && self.refused.is_empty()
             && self.redelivered_no_op
             && self.reconcile_copied == 0
             && self.lock_mode == "COMPLIANCE"
@@ -144,11 +147,16 @@ pub async fn run(config: &SdkConfig, stack: &LocalStack, azurite_endpoint: &str)
         }
     }
     out.objects = objects.len();
+    let mut copied = Vec::new();
     for (key, version, size) in &objects {
         let answer = handler.handle(object_created(&lake, key, version, *size)).await.map_err(err)?;
-        out.copied += usize::from(answer["status"] == "copied");
+        match answer["status"].as_str() {
+            Some("copied") => copied.push((key, version, size)),
+            _ => out.refused.push(format!("{key}: {}", answer["reason"].as_str().unwrap_or("?"))),
+        }
     }
-    let (key, version, size) = objects.first().ok_or("the pipeline wrote no lake object")?;
+    out.copied = copied.len();
+    let (key, version, size) = copied.first().copied().ok_or("no lake object was copied")?;
     let again = handler.handle(object_created(&lake, key, version, *size)).await.map_err(err)?;
     out.redelivered_no_op = again["status"] == "already_backed_up";
     let reconciled = handler.handle(json!({"action": "reconcile"})).await.map_err(err)?;

@@ -472,3 +472,41 @@ fn the_backup_bucket_locks_every_copy_and_the_copier_cannot_delete() {
         }
     }
 }
+
+/// Whatever the scorer may write to the lake (its role's `Lake` statement), the backup
+/// copier reads, its rule announces and its sources name: a new lake table is backed up too.
+#[test]
+fn every_prefix_the_scorer_writes_to_the_lake_is_backed_up() {
+    let t = template();
+    let scorer = t.resource("ScorerFunction").unwrap();
+    let (statements, _) = role_actions(&t, &scorer);
+    let written: BTreeSet<String> = statements
+        .iter()
+        .filter(|(_, s)| s["Sid"] == "Lake")
+        .flat_map(|(_, s)| as_list(&s["Resource"]))
+        .filter_map(|r| {
+            r["Fn::Sub"].as_str().and_then(|r| r.strip_prefix("${LakeBucket.Arn}/")).map(str::to_owned)
+        })
+        .map(|p| p.trim_end_matches('*').to_owned())
+        .collect();
+    assert!(written.contains("decisions/") && written.len() >= 3, "{written:?}");
+    let copier = t.resource("BackupCopierFunction").unwrap();
+    let stack = LocalStack::planned(t.clone(), "vigil", &BTreeMap::new()).unwrap();
+    let settings = BackupSettings::from_vars(&stack.environment(&copier).unwrap()).unwrap();
+    let lake = &stack.resources["LakeBucket"].reference;
+    let sources = settings.config.sources.iter().find(|s| &s.bucket == lake).expect("the lake is a source");
+    let (reads, _) = role_actions(&t, &copier);
+    let read: String = reads
+        .iter()
+        .filter(|(_, s)| s["Sid"] == "ReadSources")
+        .map(|(_, s)| s["Resource"].to_string())
+        .collect();
+    let announced =
+        copier.properties["Events"]["NewObjects"]["Properties"]["Pattern"]["detail"]["object"]["key"]
+            .to_string();
+    for prefix in &written {
+        assert!(sources.prefixes.contains(prefix), "{prefix} is not in VIGIL_BACKUP_SOURCES");
+        assert!(read.contains(&format!("${{LakeBucket.Arn}}/{prefix}*")), "the copier cannot read {prefix}");
+        assert!(announced.contains(&format!("\"{prefix}\"")), "{prefix} is not in the rule's pattern");
+    }
+}
