@@ -114,8 +114,9 @@ impl Compliance {
             FlowEvent::Transfer(t) => &t.payer,
             FlowEvent::Cash(c) => &c.account,
         };
-        let context = Context { channel: flow.channel(), at: flow.event.at(), amount: Some(flow) };
-        let mut finding = self.combine(decision, &outcome.alerts, screened, subject, &context);
+        let context =
+            Context { channel: flow.channel(), at: flow.event.at(), amount: Some(flow), customer: None };
+        let mut finding = self.combine(decision, &outcome.alerts, screened, vec![subject.clone()], &context);
         finding.filings = outcome.filings;
         finding
     }
@@ -130,26 +131,24 @@ impl Compliance {
             verdict: Verdict::Accept,
             reasons: Vec::new(),
         };
-        let context = Context { channel: "customer profile", at: profile.updated_at, amount: None };
-        let mut finding = self.combine(quiet, &[], screened, profile.accounts.first(), &context);
-        if let Some(About::Compliance { customer_masked, accounts, .. }) =
-            finding.alerts.first_mut().map(|a| &mut a.about)
-        {
-            *customer_masked = Some(profile.customer.to_string());
-            *accounts = profile.accounts.clone();
-        }
-        finding
+        let context = Context {
+            channel: "customer profile",
+            at: profile.updated_at,
+            amount: None,
+            customer: Some(profile.customer.to_string()),
+        };
+        self.combine(quiet, &[], screened, profile.accounts.clone(), &context)
     }
 
     /// The AML decision with the screening match folded in: the stricter verdict, the
     /// higher score, every reason; one compliance alert per AML subject, and one for the
-    /// match.
-    fn combine<'a>(
+    /// match, about `screened_accounts`.
+    fn combine(
         &self,
         mut decision: Decision,
         aml: &[AmlAlert],
         screened: Option<Match>,
-        subject: impl Into<Option<&'a AccountId>>,
+        screened_accounts: Vec<AccountId>,
         context: &Context<'_>,
     ) -> Finding {
         let mut alerts: Vec<Alert> = aml
@@ -171,7 +170,6 @@ impl Compliance {
             decision.verdict = decision.verdict.max(m.verdict);
             decision.score = decision.score.max(m.score);
             decision.reasons.insert(0, m.reason.clone());
-            let accounts = subject.into().into_iter().cloned().collect();
             let id = format!("sanctions:{}", decision.transaction_id);
             alerts.push(context.alert(
                 id,
@@ -179,7 +177,7 @@ impl Compliance {
                 m.score,
                 &decision.transaction_id,
                 vec![m.reason],
-                accounts,
+                screened_accounts,
                 list_version.clone(),
             ));
         }
@@ -193,6 +191,8 @@ struct Context<'a> {
     channel: &'static str,
     at: DateTime<Utc>,
     amount: Option<&'a Flow>,
+    /// The customer a profile is about, masked.
+    customer: Option<String>,
 }
 
 impl Context<'_> {
@@ -218,7 +218,7 @@ impl Context<'_> {
             about: About::Compliance {
                 channel: self.channel.to_owned(),
                 accounts,
-                customer_masked: None,
+                customer_masked: self.customer.clone(),
                 amount: self.amount.map(Flow::amount),
                 currency: self.amount.map(|f| f.currency),
                 list_version,

@@ -17,6 +17,18 @@ pub fn tx(id: &str, customer: &str, terminal: &str, amount: &str, at: &str) -> T
     }
 }
 
+/// What Lambda sends again after a batch `head` failed: the same batch, its two halves
+/// (bisection), the rest from a checkpoint with `newer` records, or the records in another
+/// order (another shard's batch).
+pub fn retry_shapes(head: &[crate::Event], newer: &[crate::Event]) -> [Vec<Vec<crate::Event>>; 4] {
+    [
+        vec![head.to_vec()],
+        vec![head[..head.len() / 2].to_vec(), head[head.len() / 2..].to_vec()],
+        vec![head[7..].iter().chain(newer).cloned().collect()],
+        vec![head.iter().rev().cloned().collect()],
+    ]
+}
+
 /// An in-memory store that can be made to fail: for the first `stale` units it is asked to
 /// commit, another writer moves their customer one version on first (rewriting its state as
 /// it is), so they are refused — and a later unit of that customer would find exactly the

@@ -62,6 +62,14 @@ pub enum CashOwner {
 }
 
 impl CashOwner {
+    /// The owner `state`'s profile names, else the account itself.
+    pub fn of(account: &AccountId, state: &super::state::AccountState) -> Self {
+        match &state.profile.owner {
+            Some(customer) => Self::Customer(customer.clone()),
+            None => Self::Account(account.clone()),
+        }
+    }
+
     /// The store key of the owner's cash-day item.
     pub fn key(&self) -> String {
         match self {

@@ -292,10 +292,7 @@ impl<S: AmlStore> AmlMonitor<S> {
             }
             FlowEvent::Cash(c) => {
                 let mut account = self.store.account(&c.account)?.unwrap_or_default();
-                let owner = match &account.profile.owner {
-                    Some(customer) => CashOwner::Customer(customer.clone()),
-                    None => CashOwner::Account(c.account.clone()),
-                };
+                let owner = CashOwner::of(&c.account, &account);
                 let key = owner.key();
                 let mut day = self.store.cash_day(&key)?.unwrap_or_default();
                 let outcome = self.engine.cash(c, &owner, &mut account, &mut day);

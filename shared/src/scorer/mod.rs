@@ -417,12 +417,7 @@ mod tests {
         let events = stream();
         let (head, newer) = events.split_at(events.len() - 10);
         for k in [0, 1, 5, 11, 17] {
-            let shapes: [Vec<Vec<Event>>; 4] = [
-                vec![head.to_vec()],
-                vec![head[..head.len() / 2].to_vec(), head[head.len() / 2..].to_vec()],
-                vec![head[7..].iter().chain(newer).cloned().collect()],
-                vec![head.iter().rev().cloned().collect()],
-            ];
+            let shapes = crate::test_support::retry_shapes(head, newer);
             for (shape, retries) in shapes.into_iter().enumerate() {
                 let s = Scorer::new(
                     FaultyStore { limit: Some(2), ..FaultyStore::default() },

@@ -287,12 +287,7 @@ fn a_crash_after_k_units_then_any_retry_shape_moves_account_state_once() {
     let events = stream();
     let (head, newer) = events.split_at(events.len() - 10);
     for k in [0, 1, 7, 23] {
-        let shapes: [Vec<Vec<Event>>; 4] = [
-            vec![head.to_vec()],
-            vec![head[..head.len() / 2].to_vec(), head[head.len() / 2..].to_vec()],
-            vec![head[7..].iter().chain(newer).cloned().collect()],
-            vec![head.iter().rev().cloned().collect()],
-        ];
+        let shapes = crate::test_support::retry_shapes(head, newer);
         for (shape, retries) in shapes.into_iter().enumerate() {
             let s = Scorer::new(FaultyStore::default(), AmountModel, policy());
             *s.store().crash_after.lock().unwrap() = Some(k);

@@ -529,10 +529,7 @@ impl<'a> Planner<'a> {
             }
             FlowEvent::Cash(c) => {
                 let account = self.accounts.entry(c.account.clone()).or_default();
-                let owner = match &account.state.profile.owner {
-                    Some(customer) => CashOwner::Customer(customer.clone()),
-                    None => CashOwner::Account(c.account.clone()),
-                };
+                let owner = CashOwner::of(&c.account, &account.state);
                 let day = self.cash_days.entry(owner.key()).or_default();
                 let finding = compliance.flow(flow, &mut account.state, None, Some((&owner, &mut day.state)));
                 (finding, vec![&c.account], vec![owner.key()])
