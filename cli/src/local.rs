@@ -204,7 +204,7 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
             "Posting {} events to {} ({} per request{})…",
             payloads.len(),
             if run.decide {
-                "the decision API (transactions) and the producer API (labels)"
+                "the decision API (card payments) and the producer API (labels, transfers, cash, profiles)"
             } else {
                 "the producer API"
             },

@@ -106,9 +106,9 @@ enum Command {
         /// With --local-aws: events per API request.
         #[arg(long, default_value_t = 20)]
         request_size: usize,
-        /// With --local-aws: send the transactions through the decision API
+        /// With --local-aws: send the card payments through the decision API
         /// (`POST /v1/decisions`, answered at authorisation time) instead of the producer;
-        /// labels still go through the producer.
+        /// labels, transfers, cash and profiles still go through the producer.
         #[arg(long)]
         decide: bool,
     },

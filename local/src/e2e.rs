@@ -66,8 +66,8 @@ pub struct Options {
     pub compliance_endpoint: Option<String>,
     /// The drill's failures, injected around the functions.
     pub chaos: Option<Arc<Chaos>>,
-    /// Transactions go through the decision API (`POST /v1/decisions`) instead of the
-    /// producer; labels still go through the producer.
+    /// Card payments go through the decision API (`POST /v1/decisions`) instead of the
+    /// producer; labels, transfers, cash and profiles still go through the producer.
     pub decide: bool,
 }
 
@@ -347,7 +347,7 @@ pub async fn run(
             tokio::time::sleep_until(due.into()).await;
         }
         let (to_decide, to_produce): (Vec<&String>, Vec<&String>) =
-            chunk.iter().partition(|p| options.decide && !is_label(p));
+            chunk.iter().partition(|p| options.decide && is_card_payment(p));
         if !to_decide.is_empty() {
             let decider = decider.as_ref().ok_or_else(|| RunError::Setup("no decision function".into()))?;
             let body = json_array(&to_decide);
@@ -497,8 +497,12 @@ pub async fn run(
 }
 
 /// A label event (a chargeback) rather than a transaction.
-fn is_label(payload: &str) -> bool {
-    serde_json::from_str::<Value>(payload).is_ok_and(|v| v["type"] == "label")
+/// What the decision API decides: card payments (`type` and `channel` as their defaults say).
+fn is_card_payment(payload: &str) -> bool {
+    serde_json::from_str::<Value>(payload).is_ok_and(|v| {
+        matches!(v["type"].as_str(), None | Some("transaction"))
+            && matches!(v["channel"].as_str(), None | Some("card"))
+    })
 }
 
 /// Labels and customer profiles: events the lake's decisions table has no row for.
