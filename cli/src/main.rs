@@ -148,7 +148,7 @@ fn main() -> Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(vigil_shared::redact::Redacting(std::io::stderr))
         .init();
     match Cli::parse().command {
         Command::Replay { input, model, batch } => replay::replay(&input, model.as_deref(), batch),

@@ -8,7 +8,7 @@ use vigil_shared::aws::{self, lambda::AlertsHandler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    vigil_shared::logging::init();
     let handler = &AlertsHandler::from_env(&aws::config(aws::Timeouts::ALERTS).await)?;
     run(service_fn(|event: LambdaEvent<EventBridgeEvent<Alert>>| async move {
         handler.handle(event.payload).await.map(|_| ()).map_err(Error::from)

@@ -7,7 +7,7 @@ use vigil_shared::aws::{self, lambda::ProducerHandler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    vigil_shared::logging::init();
     let handler = &ProducerHandler::from_env(&aws::config(aws::Timeouts::PRODUCER).await).await?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
         handler.handle(event.payload).await.map_err(Error::from)

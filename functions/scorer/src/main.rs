@@ -10,7 +10,7 @@ use vigil_shared::aws::{self, lambda::ProcessEnv, lambda::ScorerHandler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    vigil_shared::logging::init();
     let handler = &ScorerHandler::from_env(&aws::config(ScorerHandler::timeouts(&ProcessEnv)).await).await?;
     run(service_fn(|event: LambdaEvent<Box<RawValue>>| async move {
         handler.handle(event.payload).await.map_err(Error::from)
