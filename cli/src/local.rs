@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vigil_local::e2e::{self, Options, Report};
 use vigil_local::{LocalStack, Template, moto};
@@ -82,6 +83,44 @@ pub struct LocalDemo {
     pub request_size: usize,
     /// Transactions through the decision API instead of the producer.
     pub decide: bool,
+    /// Events to post instead of simulated ones (JSON lines).
+    pub events: Option<PathBuf>,
+    /// Where to write what the stack stored afterwards.
+    pub dump: Option<PathBuf>,
+}
+
+/// Largest events file read (it is read whole, then posted in requests).
+const MAX_EVENTS_FILE: u64 = 256 * 1024 * 1024;
+
+/// The events of a JSON-lines file, one per non-blank line.
+fn events_file(path: &Path) -> Result<Vec<String>> {
+    let size = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if size > MAX_EVENTS_FILE {
+        bail!("{} is {size} bytes: at most {MAX_EVENTS_FILE} are read", path.display());
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let events: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    if events.is_empty() {
+        bail!("{} holds no events", path.display());
+    }
+    Ok(events)
+}
+
+/// The log file the dump's per-function logs are split from.
+fn log_file(dump: &Path) -> PathBuf {
+    dump.join("logs").join("all.jsonl")
+}
+
+/// Logs as the functions write them (JSON lines, scrubbed), at info, into the dump.
+pub fn log_to(dump: &Path) -> Result<()> {
+    let path = log_file(dump);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    vigil_shared::logging::init_with(std::sync::Mutex::new(file), "info");
+    Ok(())
 }
 
 /// The simulation's whole history for as many customers as make up about `transactions`
@@ -143,7 +182,7 @@ pub(crate) fn compliance_events(seed: u64) -> Vec<(DateTime<Utc>, String)> {
         };
         let id = CustomerProfile::content_id(
             &customer,
-            Some(&name),
+            Some(name.as_str()),
             None,
             None,
             RiskRating::Low,
@@ -154,6 +193,7 @@ pub(crate) fn compliance_events(seed: u64) -> Vec<(DateTime<Utc>, String)> {
             id,
             customer,
             name: Some(name),
+            sealed_name: None,
             date_of_birth: None,
             country: None,
             risk: RiskRating::Low,
@@ -175,14 +215,20 @@ pub(crate) fn compliance_events(seed: u64) -> Vec<(DateTime<Utc>, String)> {
     }
     for event in flows {
         let at = event.at();
-        out.push((at, Event::Flow(Flow { event, currency: Currency::USD }).to_json()));
+        out.push((
+            at,
+            Event::Flow(Flow { event, currency: Currency::USD, sealed: Default::default() }).to_json(),
+        ));
     }
     out
 }
 
 /// `vigil demo --local-aws`.
 pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
-    let payloads = stream(spec, run.transactions)?;
+    let payloads = match &run.events {
+        Some(path) => events_file(path)?,
+        None => stream(spec, run.transactions)?,
+    };
     let (_moto, endpoint) = local_aws()?;
     runtime()?.block_on(async {
         let config = moto::config(&endpoint).await;
@@ -233,6 +279,22 @@ pub fn demo(spec: &Spec, run: &LocalDemo) -> Result<()> {
         .await?;
         bar.finish();
         print_report(&report);
+        if let Some(dir) = &run.dump {
+            let inboxes: [(&str, &[e2e::Received]); 2] =
+                [("operations", &report.alerts), ("compliance", &report.compliance_alerts)];
+            let d = vigil_local::dump::dump(&config, &stack, &inboxes, dir).await.map_err(anyhow::Error::msg)?;
+            let logs = vigil_local::dump::split_logs(&log_file(dir), &dir.join("logs")).map_err(anyhow::Error::msg)?;
+            std::fs::remove_file(log_file(dir)).ok();
+            println!(
+                "\nDump: {} DynamoDB items, {} S3 objects, {} Kinesis records, {} queue messages, {} alerts, {logs} log lines under {}",
+                d.items,
+                d.objects,
+                d.records,
+                d.messages,
+                d.alerts,
+                dir.display()
+            );
+        }
         if !report.accounted() {
             bail!("not every transaction is accounted for (see above)");
         }

@@ -3,6 +3,7 @@
 
 mod aml;
 mod aml_generate;
+mod audit;
 mod backup;
 mod demo;
 mod drill;
@@ -111,6 +112,15 @@ enum Command {
         /// labels, transfers, cash and profiles still go through the producer.
         #[arg(long)]
         decide: bool,
+        /// With --local-aws: post these events (stream wire format, one JSON object per
+        /// line) instead of simulated ones.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// With --local-aws: afterwards, write everything the local stack stored (DynamoDB
+        /// items, S3 objects as stored, Kinesis records, queue messages, the alerts received,
+        /// each function's log lines) under this directory, for inspection.
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
     /// The deployed pipeline on a local AWS (as `demo --local-aws`) under the failures Lambda
     /// and AWS produce — invocations killed mid-save, batches redelivered and retried from
@@ -128,6 +138,13 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// The audit trail: `vigil audit verify` recomputes its hash chain.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Opens sealed fields (account numbers, names, quarantined payloads) for compliance,
+    /// with the caller's own AWS credentials; refused unless the caller has assumed the
+    /// compliance role, and recorded in the audit trail either way.
+    Reveal(audit::Reveal),
     /// The backup copier: `vigil backup drill` on moto and Azurite.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
@@ -144,13 +161,18 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(vigil_shared::redact::Redacting(std::io::stderr))
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match &cli.command {
+        // The functions' log lines go to the dump, as JSON (through the redaction layer).
+        Command::Demo { local_aws: true, dump: Some(dir), .. } => local::log_to(dir)?,
+        _ => tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(vigil_shared::redact::Redacting(std::io::stderr))
+            .init(),
+    }
+    match cli.command {
         Command::Replay { input, model, batch } => replay::replay(&input, model.as_deref(), batch),
         Command::Aml { command } => aml::run(command),
         Command::Features { input } => replay::features(&input),
@@ -160,9 +182,9 @@ fn main() -> Result<()> {
         }
         Command::Generate { spec, out, labels } => generate::write(&spec, &out, labels.as_deref()),
         Command::Demo { spec, local_aws: false, .. } => demo::run(&spec),
-        Command::Demo { spec, local_aws: true, transactions, rate, request_size, decide } => {
+        Command::Demo { spec, local_aws: true, transactions, rate, request_size, decide, events, dump } => {
             let rate = (rate > 0.0).then_some(rate);
-            local::demo(&spec, &local::LocalDemo { transactions, rate, request_size, decide })
+            local::demo(&spec, &local::LocalDemo { transactions, rate, request_size, decide, events, dump })
         }
         Command::Drill { local_aws: false, .. } => {
             anyhow::bail!("the drill runs on the local stack: --local-aws")
@@ -181,5 +203,7 @@ fn main() -> Result<()> {
         Command::Stack { endpoint } => local::stack(&endpoint),
         Command::Sanctions(command) => sanctions::run(command),
         Command::Backup(command) => backup::run(command),
+        Command::Audit(command) => audit::verify(command),
+        Command::Reveal(request) => audit::run_reveal(request),
     }
 }

@@ -114,9 +114,10 @@ pub async fn copier(
         "container": credentials.container,
     });
     let secrets = aws_sdk_secretsmanager::Client::new(config);
+    // The stack made the secret (a generated placeholder); the operator puts the value.
     secrets
-        .create_secret()
-        .name(&secret)
+        .put_secret_value()
+        .secret_id(&secret)
         .secret_string(value.to_string())
         .send()
         .await

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use vigil_shared::features::{CustomerState, hour_of};
+use vigil_shared::privacy::Privacy;
 use vigil_shared::store::{Label, RecordState};
 use vigil_shared::{Currency, Event};
 
@@ -30,12 +31,13 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// From the payloads the producer accepted (the same validation as the pipeline's).
-    pub fn of(payloads: &[String]) -> Expected {
+    /// From the payloads the producer accepted (the same validation as the pipeline's),
+    /// customers named by their tokens under `privacy` (the stack's keys), as stored.
+    pub fn of(payloads: &[String], privacy: &Privacy) -> Expected {
         let now = chrono::Utc::now();
         let mut e = Expected::default();
         for p in payloads {
-            match Event::from_json(p.as_bytes(), Currency::USD, now) {
+            match Event::from_json(p.as_bytes(), Currency::USD, now).map(|event| privacy.tokenise(event)) {
                 Ok(Event::Transaction(tx)) => {
                     let at = tx.at.timestamp();
                     e.transactions.entry(tx.id.to_string()).or_insert((
@@ -373,7 +375,8 @@ pub async fn run(
         .map(|p| p.reference.clone())
         .ok_or(RunError::Setup("no StateTable".into()))?;
     let stored = Stored::read(&aws_sdk_dynamodb::Client::new(config), &table).await.map_err(RunError::Aws)?;
-    let findings = judge(&Expected::of(payloads), &stored);
+    let privacy = e2e::stack_privacy(config, stack).await?;
+    let findings = judge(&Expected::of(payloads, &privacy), &stored);
     let received: BTreeSet<&str> = report.alerts.iter().map(|a| a.transaction_id.as_str()).collect();
     let alerts_delivered = findings.alerts.iter().filter(|id| received.contains(id.as_str())).count();
     let alerts_lost = findings.alerts.len() - alerts_delivered;
@@ -427,7 +430,7 @@ mod tests {
         let label =
             r#"{"type":"label","transaction_id":"t2","fraud":true,"known_at":"2018-04-08T00:00:00Z"}"#;
         let payloads = vec![tx("t1", "c1", 1), tx("t2", "c1", 2), tx("t3", "c2", 3), label.to_owned()];
-        let e = Expected::of(&payloads);
+        let e = Expected::of(&payloads, &Privacy::for_tests());
         let mut s = stored_for(&e);
         let exact = judge(&e, &s);
         assert!(exact.exact(), "{exact:?}");

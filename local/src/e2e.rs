@@ -234,6 +234,9 @@ async fn scorer_containers(
     // Lists load once here, not per container: the stack shares one copy.
     let s3 = vigil_shared::aws::s3::client(config);
     let screening = lambda::screening(&s3, &env).await.map_err(|e| RunError::Setup(e.to_string()))?;
+    // The token key from the stack's secret, data keys from its KMS key: what each
+    // container reads at cold start (the same secret gives every container the same tokens).
+    let privacy = lambda::privacy(config, &env).await.map_err(|e| RunError::Setup(e.to_string()))?;
     let config = config.clone();
     Ok(Arc::new(move || {
         let tripwire = watched.then(|| Arc::new(Tripwire::default()));
@@ -251,10 +254,22 @@ async fn scorer_containers(
             at.clone(),
             model,
             Policy { compliance, ..Policy::default() },
+            privacy.clone(),
         );
         h.metrics = MetricsSink::Off;
         Ok(Container { function: Function::Scorer(Box::new(h)), tripwire })
     }))
+}
+
+/// The stack's tokeniser and envelope, as its scorer builds them at cold start (the token
+/// key from the stack's secret, data keys from its KMS key).
+pub async fn stack_privacy(
+    config: &SdkConfig,
+    stack: &LocalStack,
+) -> Result<Arc<vigil_shared::privacy::Privacy>, RunError> {
+    let scorer = stack.function("scorer").ok_or_else(|| RunError::Setup("no scorer function".into()))?;
+    let env = stack.environment(&scorer).map_err(|e| RunError::Setup(e.to_string()))?;
+    lambda::privacy(config, &env).await.map_err(|e| RunError::Setup(e.to_string()))
 }
 
 /// The fictional demo sanctions lists (`infra/sanctions/demo/`), uploaded where the

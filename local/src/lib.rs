@@ -10,6 +10,7 @@ pub mod azurite;
 pub mod backup_drill;
 pub mod chaos;
 pub mod drill;
+pub mod dump;
 pub mod e2e;
 pub mod moto;
 pub mod sources;

@@ -26,7 +26,24 @@ pub enum Function {
 }
 
 impl Function {
+    /// The function's name in its log lines (`vigil demo --dump` files them by it).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Function::Scorer(h) if h.desk.is_some() => "decision",
+            Function::Scorer(_) => "scorer",
+            Function::Alerts(_) => "alerts",
+            Function::Producer(_) => "producer",
+        }
+    }
+
+    /// One invocation, its log lines inside a `lambda` span naming the function.
     pub async fn invoke(&self, event: Value) -> Result<Value, String> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("lambda", function = self.name());
+        self.invoke_unlogged(event).instrument(span).await
+    }
+
+    async fn invoke_unlogged(&self, event: Value) -> Result<Value, String> {
         match self {
             Function::Scorer(h) => {
                 let raw = serde_json::value::to_raw_value(&event).map_err(|e| e.to_string())?;

@@ -162,6 +162,8 @@ impl LocalStack {
         let resources: Vec<Resource> =
             stack.template.resources().into_iter().filter(|res| r.resources.contains_key(&res.id)).collect();
         for kind in [
+            "AWS::KMS::Key",
+            "AWS::SecretsManager::Secret",
             "AWS::DynamoDB::Table",
             "AWS::S3::Bucket",
             "AWS::Kinesis::Stream",
@@ -175,6 +177,14 @@ impl LocalStack {
             for res in resources.iter().filter(|res| res.kind == kind) {
                 let physical = r.resources[&res.id].clone();
                 match kind {
+                    "AWS::KMS::Key" => {
+                        let (id, arn) = clients.key(res).await?;
+                        let entry = r.resources.get_mut(&res.id).expect("planned");
+                        entry.reference = id.clone();
+                        entry.attributes.insert("KeyId".into(), id);
+                        entry.attributes.insert("Arn".into(), arn);
+                    }
+                    "AWS::SecretsManager::Secret" => clients.secret(&r, res, &physical.reference).await?,
                     "AWS::DynamoDB::Table" => clients.table(&r, res, &physical.reference).await?,
                     "AWS::S3::Bucket" => clients.bucket(&r, res, &physical.reference).await?,
                     "AWS::Kinesis::Stream" => clients.stream(&r, res, &physical.reference).await?,
@@ -390,6 +400,21 @@ struct Clients {
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
     eventbridge: aws_sdk_eventbridge::Client,
+    kms: aws_sdk_kms::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+/// What Secrets Manager's `GenerateSecretString` makes (without punctuation).
+fn random_alphanumeric(length: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(length);
+    while out.len() < length {
+        // 248 = 4 × 62: bytes above it are dropped so every character is equally likely.
+        let bytes = vigil_shared::privacy::seal::random_bytes::<32>();
+        out.extend(bytes.iter().filter(|b| **b < 248).map(|b| CHARS[usize::from(*b) % CHARS.len()] as char));
+    }
+    out.truncate(length);
+    out
 }
 
 impl Clients {
@@ -401,7 +426,40 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             eventbridge: aws_sdk_eventbridge::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
         }
+    }
+
+    /// A symmetric key (moto keeps no key policy it would enforce: the template tests check
+    /// those). Its id is what `!Ref` gives.
+    async fn key(&self, res: &Resource) -> Result<(String, String), StackError> {
+        let out = self.kms.create_key().description(&res.id).send().await;
+        let meta = out.map_err(|e| failed(&res.id)(describe(&e)))?.key_metadata;
+        let meta = meta.ok_or_else(|| failed(&res.id)("no key metadata".into()))?;
+        Ok((meta.key_id.clone(), meta.arn.unwrap_or(meta.key_id)))
+    }
+
+    /// A secret as CloudFormation makes it: `SecretString`, or `GenerateSecretString`'s
+    /// template with a random alphanumeric value under its key.
+    async fn secret(&self, r: &Resolver<'_>, res: &Resource, name: &str) -> Result<(), StackError> {
+        let p = r.resolve(&res.properties)?.unwrap_or(Value::Null);
+        let value = match (&p["SecretString"], &p["GenerateSecretString"]) {
+            (Value::String(s), _) => s.clone(),
+            (_, g) if g.is_object() => {
+                let mut doc: Value = serde_json::from_str(g["SecretStringTemplate"].as_str().unwrap_or("{}"))
+                    .unwrap_or_default();
+                let length = g["PasswordLength"].as_u64().unwrap_or(32) as usize;
+                if let (Some(key), Some(map)) = (g["GenerateStringKey"].as_str(), doc.as_object_mut()) {
+                    map.insert(key.to_owned(), Value::String(random_alphanumeric(length)));
+                }
+                doc.to_string()
+            }
+            _ => return Ok(()),
+        };
+        let out = self.secrets.create_secret().name(name).secret_string(value).send().await;
+        out.map_err(|e| failed(&res.id)(describe(&e)))?;
+        Ok(())
     }
 
     async fn table(&self, r: &Resolver<'_>, res: &Resource, name: &str) -> Result<(), StackError> {

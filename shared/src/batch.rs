@@ -10,8 +10,10 @@ use crate::decision::Decision;
 use crate::label::LabelEvent;
 use crate::model::FraudModel;
 use crate::money::Currency;
+use crate::privacy::{Privacy, SealError};
 use crate::scorer::{Outcome, Scorer};
 use crate::store::{StateStore, StoreError};
+use crate::transaction::RejectReason;
 use crate::transaction::Transaction;
 use crate::wire::{Event, Flow};
 use chrono::{DateTime, Utc};
@@ -143,6 +145,7 @@ impl BatchReport {
 #[tracing::instrument(skip_all, fields(records = records.len()))]
 pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
     scorer: &Scorer<S, M>,
+    privacy: &Privacy,
     quarantine: &Q,
     records: &[StreamRecord<'_>],
     default_currency: Currency,
@@ -151,20 +154,39 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
     let mut events = Vec::with_capacity(records.len());
     let mut positions = Vec::with_capacity(records.len());
     let mut bad = Vec::new();
+    let quarantined = |r: &StreamRecord<'_>, reason: &RejectReason| {
+        tracing::warn!(position = r.position, code = reason.code(), %reason, "quarantined");
+        Quarantined {
+            position: r.position.to_owned(),
+            code: reason.code(),
+            reason: reason.to_string(),
+            payload: r.payload.to_vec(),
+        }
+    };
     for r in records {
-        match Event::from_json(r.payload, default_currency, now) {
-            Ok(event) => {
+        // Protected as it arrives: an upstream system that writes to the stream directly
+        // sends numbers and names in the clear (the producer has protected its own).
+        let event = match Event::from_json(r.payload, default_currency, now) {
+            Ok(event) => privacy.protect(event).await,
+            Err(reason) => {
+                bad.push(quarantined(r, &reason));
+                continue;
+            }
+        };
+        let mut event = match event {
+            Ok(event) => event,
+            Err(e) => return BatchReport::failed(records, format!("protecting a record: {e}")),
+        };
+        match privacy.open_names(&mut event).await {
+            Ok(()) => {
                 events.push(event);
                 positions.push(r.position);
             }
-            Err(reason) => {
-                tracing::warn!(position = r.position, code = reason.code(), %reason, "quarantined");
-                bad.push(Quarantined {
-                    position: r.position.to_owned(),
-                    code: reason.code(),
-                    reason: reason.to_string(),
-                    payload: r.payload.to_vec(),
-                });
+            Err(SealError::KeyService(e)) => {
+                return BatchReport::failed(records, format!("opening a name: {e}"));
+            }
+            Err(e @ (SealError::Forged | SealError::Malformed(_))) => {
+                bad.push(quarantined(r, &RejectReason::Unreadable(e.to_string())))
             }
         }
     }
@@ -219,7 +241,14 @@ mod tests {
     fn every_record_ends_scored_or_quarantined_with_its_reason() {
         let scorer = Scorer::new(MemoryStateStore::default(), NoModel, Policy::default());
         let q = MemoryQuarantine::default();
-        let report = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
+        let report = block_on(process_batch(
+            &scorer,
+            &crate::privacy::Privacy::for_tests(),
+            &q,
+            &records(),
+            Currency::USD,
+            now(),
+        ));
 
         assert_eq!(report.retry_from, None);
         let positions: Vec<&str> = report.scored.iter().map(|s| s.position.as_str()).collect();
@@ -241,13 +270,27 @@ mod tests {
         let scorer = Scorer::new(FaultyStore::default(), NoModel, Policy::default());
         let q = MemoryQuarantine::default();
         scorer.store().down.store(true, Ordering::SeqCst);
-        let failed = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
+        let failed = block_on(process_batch(
+            &scorer,
+            &crate::privacy::Privacy::for_tests(),
+            &q,
+            &records(),
+            Currency::USD,
+            now(),
+        ));
         assert_eq!(failed.retry_from.as_deref(), Some("1"));
         assert!(failed.error.unwrap().contains("throttled"));
         assert!(q.records().is_empty(), "nothing half-done");
 
         scorer.store().down.store(false, Ordering::SeqCst);
-        let retried = block_on(process_batch(&scorer, &q, &records(), Currency::USD, now()));
+        let retried = block_on(process_batch(
+            &scorer,
+            &crate::privacy::Privacy::for_tests(),
+            &q,
+            &records(),
+            Currency::USD,
+            now(),
+        ));
         assert_eq!(retried.retry_from, None);
         assert!(matches!(retried.scored[0].outcome, Outcome::Decided(..)));
         assert_eq!(q.records().len(), 2);

@@ -3,6 +3,7 @@
 
 use crate::aml::{AccountProfile, CountryCode, PartyName, RiskRating};
 use crate::ids::{AccountId, CustomerId, TransactionId};
+use crate::privacy::Sealed;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,6 +20,9 @@ pub struct CustomerProfile {
     /// Screened against the sanctions lists; never stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<PartyName>,
+    /// The name encrypted for compliance (`privacy`): what travels and is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_name: Option<Sealed>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,7 +37,7 @@ impl CustomerProfile {
     /// `profile:` and 24 hex digits of the SHA-256 of every field.
     pub fn content_id(
         customer: &CustomerId,
-        name: Option<&PartyName>,
+        name: Option<&str>,
         date_of_birth: Option<NaiveDate>,
         country: Option<CountryCode>,
         risk: RiskRating,
@@ -46,7 +50,7 @@ impl CustomerProfile {
             h.update([0]);
         };
         field(customer.as_str());
-        field(name.map_or("", PartyName::as_str));
+        field(name.unwrap_or_default());
         field(&date_of_birth.map(|d| d.to_string()).unwrap_or_default());
         field(country.as_ref().map_or("", CountryCode::as_str));
         field(&format!("{risk:?}"));

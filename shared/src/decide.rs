@@ -53,6 +53,8 @@ pub struct Desk<P> {
     pub budget: Budget,
     /// For transactions that name no currency.
     pub currency: Currency,
+    /// Card numbers become tokens before anything is scored, stored or handed on.
+    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
 }
 
 /// The answer for one item of a request.
@@ -146,7 +148,7 @@ impl<P: Publisher> Desk<P> {
             .into_iter()
             .zip(intake.items)
             .filter_map(|(event, item)| match event {
-                Event::Transaction(_) => Some((event, item)),
+                Event::Transaction(_) => Some((self.privacy.tokenise(event), item)),
                 Event::Label(_) | Event::Flow(_) | Event::Customer(_) => {
                     let reason = match event {
                         Event::Label(_) => RejectReason::NotATransaction,
@@ -303,6 +305,7 @@ mod tests {
                 stream: MemoryStream::default(),
                 budget: Budget::default(),
                 currency: Currency::USD,
+                privacy: std::sync::Arc::new(crate::privacy::Privacy::for_tests()),
             },
         }
     }
@@ -317,7 +320,10 @@ mod tests {
         }
 
         fn transactions_counted(&self) -> u32 {
-            let c = self.scorer.store().inner.customer(&CustomerId::parse("c1").unwrap()).unwrap_or_default();
+            // Stored under its token, as everything past the edge.
+            let token = crate::privacy::Privacy::for_tests().tokens.tokenise("c1");
+            let c =
+                self.scorer.store().inner.customer(&CustomerId::parse(&token).unwrap()).unwrap_or_default();
             c.buckets.iter().map(|b| b.spend.count).sum()
         }
     }

@@ -112,10 +112,11 @@ impl fmt::Display for TerminalId {
     }
 }
 
-/// Customer ids can be account or card numbers: logs and alerts see only the last four.
+/// Customer ids are tokens once past the edge (`privacy`): people see a card's BIN and
+/// last four (`411111******1111`), other ids' last four.
 impl fmt::Display for CustomerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&mask(&self.0))
+        f.write_str(&crate::privacy::token::display(&self.0))
     }
 }
 

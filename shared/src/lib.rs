@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod aml;
 pub mod archive;
+pub mod audit;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "aws")]
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod model;
 pub mod money;
 pub mod pipeline;
+pub mod privacy;
 pub mod redact;
 pub mod replay;
 pub mod rules;

@@ -11,7 +11,7 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 0);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
-    #[error("`{0}` is not a decimal number")]
+    #[error("`{}` is not a decimal number", crate::redact::Shown(.0))]
     NotANumber(String),
     #[error("{0} is outside 0.01..=10000000")]
     OutOfRange(Decimal),
@@ -67,13 +67,20 @@ impl fmt::Display for Amount {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not an ISO 4217 currency code (three capital letters)")]
+#[error("`{}` is not an ISO 4217 currency code (three capital letters)", crate::redact::Shown(.0))]
 pub struct CurrencyError(String);
 
 /// ISO 4217 alphabetic code, e.g. `USD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
+
+/// `USD`, not its bytes (the audit trail records rules by their `Debug`).
+impl std::fmt::Debug for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl Currency {
     pub const USD: Currency = Currency(*b"USD");

@@ -14,6 +14,8 @@ use chrono::{DateTime, Utc};
 
 pub struct Pipeline<S, M, Q, A, L> {
     pub scorer: Scorer<S, M>,
+    /// Protects each record as it arrives (tokens, sealed parties).
+    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
     pub quarantine: Q,
     pub archive: A,
     pub alerts: L,
@@ -81,7 +83,8 @@ impl Tally {
 impl<S: StateStore, M: FraudModel, Q: Quarantine, A: DecisionArchive, L: AlertSink> Pipeline<S, M, Q, A, L> {
     #[tracing::instrument(skip_all, fields(records = records.len()))]
     pub async fn run(&self, records: &[StreamRecord<'_>], now: DateTime<Utc>) -> BatchReport {
-        let report = process_batch(&self.scorer, &self.quarantine, records, self.currency, now).await;
+        let report =
+            process_batch(&self.scorer, &self.privacy, &self.quarantine, records, self.currency, now).await;
         if report.retry_from.is_some() {
             return report;
         }
@@ -143,6 +146,7 @@ mod tests {
     ) -> Pipeline<MemoryStateStore, AmountModel, MemoryQuarantine, MemoryArchive, L> {
         Pipeline {
             scorer: Scorer::new(MemoryStateStore::default(), AmountModel, Policy::default()),
+            privacy: std::sync::Arc::new(crate::privacy::Privacy::for_tests()),
             quarantine: MemoryQuarantine::default(),
             archive: MemoryArchive::default(),
             alerts,

@@ -87,6 +87,33 @@ fn iban(bytes: &[u8], start: usize) -> Option<usize> {
     ((11..=30).contains(&n) && has_digits && clean_end).then_some(end)
 }
 
+/// A value echoed in an error message: scrubbed, and cut to 24 characters (an error
+/// names what was wrong; it does not repeat a record, which may carry a name).
+pub struct Shown<'a>(pub &'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MAX: usize = 24;
+        let text = scrub(self.0);
+        match text.char_indices().nth(MAX) {
+            Some((cut, _)) => write!(f, "{}…", &text[..cut]),
+            None => f.write_str(&text),
+        }
+    }
+}
+
+/// A JSON parse error without the input it quotes (`invalid type: string "…"`): what
+/// kind of error, and where.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected type or value",
+        serde_json::error::Category::Eof => "unexpected end",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
 /// A `MakeWriter` whose writers scrub what they are given. The `fmt` layer writes each
 /// formatted event with one `write_all`, so a number is never split across two writes.
 #[derive(Debug, Clone)]

@@ -14,7 +14,8 @@ pub struct RuleHit {
     pub detail: String,
 }
 
-pub trait Rule: Send + Sync {
+/// `Debug` shows the rule's parameters: the audit trail records them (`Scorer::configuration`).
+pub trait Rule: Send + Sync + std::fmt::Debug {
     fn check(&self, tx: &Transaction, features: &Features) -> Option<RuleHit>;
 }
 
@@ -53,6 +54,7 @@ impl Rule for UnsupportedCurrency {
 }
 
 /// The rules a deployment runs, in order.
+#[derive(Debug)]
 pub struct RuleSet(Vec<Box<dyn Rule>>);
 
 impl RuleSet {

@@ -2,6 +2,7 @@
 
 use crate::ids::{CustomerId, IdError, TerminalId, TransactionId};
 use crate::money::{Amount, AmountError, Currency, CurrencyError};
+use crate::redact::Shown;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 pub enum RejectReason {
     #[error("malformed record: {0}")]
     Malformed(String),
-    #[error("unknown record type `{0}` (expected `transaction`, `label` or `customer`)")]
+    #[error("unknown record type `{}` (expected `transaction`, `label` or `customer`)", Shown(.0))]
     UnknownType(String),
     #[error("missing field `{0}`")]
     MissingField(&'static str),
@@ -24,24 +25,29 @@ pub enum RejectReason {
     InvalidAmount(#[from] AmountError),
     #[error("{0}")]
     InvalidCurrency(#[from] CurrencyError),
-    #[error("field `{field}`: `{value}` is not an ISO 8601 UTC timestamp")]
+    #[error("field `{field}`: `{}` is not an ISO 8601 UTC timestamp", Shown(value))]
     InvalidTimestamp { field: &'static str, value: String },
     #[error("field `{field}`: {at} is more than {MAX_CLOCK_SKEW} after now ({now})")]
     FutureTimestamp { field: &'static str, at: DateTime<Utc>, now: DateTime<Utc> },
-    #[error("field `fraud`: `{0}` is not a boolean (true/false/1/0)")]
+    #[error("field `fraud`: `{}` is not a boolean (true/false/1/0)", Shown(.0))]
     InvalidFlag(String),
     #[error("a label, not a transaction: labels go through the producer (`POST /transactions`)")]
     NotATransaction,
     #[error("{0}: monitored on the stream, not decided at authorisation: send it through the producer")]
     NotDecidedHere(&'static str),
-    #[error("unknown channel `{0}` (expected card, transfer, cash_deposit or cash_withdrawal)")]
+    #[error("unknown channel `{}` (expected card, transfer, cash_deposit or cash_withdrawal)", Shown(.0))]
     UnknownChannel(String),
     #[error("field `{field}`: {source}")]
     InvalidField { field: &'static str, source: crate::aml::FieldError },
-    #[error("field `{field}`: `{value}` is not a date (YYYY-MM-DD)")]
+    #[error("field `{field}`: `{}` is not a date (YYYY-MM-DD)", Shown(value))]
     InvalidDate { field: &'static str, value: String },
     #[error("field `{field}` holds more than {max} entries")]
     TooMany { field: &'static str, max: usize },
+    #[error("field `{0}` is not a sealed value (vgs1.…)")]
+    InvalidSealed(&'static str),
+    /// A sealed field that does not open: altered, or sealed by another deployment.
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 impl RejectReason {
@@ -63,6 +69,8 @@ impl RejectReason {
             Self::InvalidField { .. } => "INVALID_FIELD",
             Self::InvalidDate { .. } => "INVALID_DATE",
             Self::TooMany { .. } => "TOO_MANY",
+            Self::InvalidSealed(_) => "INVALID_SEALED",
+            Self::Unreadable(_) => "UNREADABLE_SEALED",
         }
     }
 }

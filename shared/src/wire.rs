@@ -24,6 +24,7 @@ use crate::customer::{CustomerProfile, MAX_PROFILE_ACCOUNTS};
 use crate::ids::{AccountId, CustomerId, IdError, TerminalId, TransactionId};
 use crate::label::LabelEvent;
 use crate::money::{Amount, Currency};
+use crate::privacy::Sealed;
 use crate::transaction::{RawTransaction, RejectReason, Transaction, parse_timestamp};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,27 @@ pub enum Event {
 pub struct Flow {
     pub event: FlowEvent,
     pub currency: Currency,
+    /// The parties' account numbers and name, encrypted for compliance (`privacy`).
+    #[serde(default)]
+    pub sealed: SealedParties,
+}
+
+/// What of a payment's parties compliance may read back, sealed at the edge.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SealedParties {
+    /// The payer's account (transfers) or the account (cash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Sealed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_account: Option<Sealed>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_name: Option<Sealed>,
+}
+
+impl SealedParties {
+    pub fn is_empty(&self) -> bool {
+        self.account.is_none() && self.payee_account.is_none() && self.payee_name.is_none()
+    }
 }
 
 impl Flow {
@@ -115,6 +137,22 @@ struct Wire<'a> {
     accounts: Option<Vec<&'a RawValue>>,
     #[serde(borrow)]
     updated_at: Option<Cow<'a, str>>,
+    // Sealed copies (`privacy`): the producer sends these instead of names, and with the
+    // account numbers it has replaced by tokens.
+    #[serde(borrow)]
+    payer_account_sealed: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    payee_account_sealed: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    payee_name_sealed: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    account_sealed: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name_sealed: Option<Cow<'a, str>>,
+}
+
+fn sealed(field: &'static str, raw: Option<&str>) -> Result<Option<Sealed>, RejectReason> {
+    raw.map(|r| Sealed::parse(r).map_err(|_| RejectReason::InvalidSealed(field))).transpose()
 }
 
 /// The text of a scalar JSON value: strings unescaped, numbers and booleans verbatim,
@@ -123,9 +161,9 @@ fn scalar<'a>(name: &str, raw: Option<&'a RawValue>) -> Result<Option<Cow<'a, st
     let Some(raw) = raw else { return Ok(None) };
     let text = raw.get();
     match text.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<Cow<'a, str>>(text)
-            .map(Some)
-            .map_err(|e| RejectReason::Malformed(format!("field `{name}`: {e}"))),
+        Some(b'"') => serde_json::from_str::<Cow<'a, str>>(text).map(Some).map_err(|e| {
+            RejectReason::Malformed(format!("field `{name}`: {}", crate::redact::json_error(&e)))
+        }),
         Some(b'n') => Ok(None),
         Some(b'{' | b'[') | None => {
             Err(RejectReason::Malformed(format!("field `{name}` must be a string or number")))
@@ -140,8 +178,9 @@ impl Event {
         default_currency: Currency,
         now: DateTime<Utc>,
     ) -> Result<Event, RejectReason> {
-        let wire: Wire<'_> = serde_json::from_slice(bytes)
-            .map_err(|e| RejectReason::Malformed(format!("not a JSON object: {e}")))?;
+        let wire: Wire<'_> = serde_json::from_slice(bytes).map_err(|e| {
+            RejectReason::Malformed(format!("not a JSON object: {}", crate::redact::json_error(&e)))
+        })?;
         let transaction_id = scalar("transaction_id", wire.transaction_id)?;
         match (wire.kind.as_deref().unwrap_or("transaction"), wire.channel.as_deref().unwrap_or("card")) {
             ("transaction", "card") => {
@@ -290,7 +329,19 @@ fn flow(
             })
         }
     };
-    Ok(Flow { event, currency })
+    let payer_sealed = match &event {
+        FlowEvent::Transfer(_) => wire.payer_account_sealed.as_deref(),
+        FlowEvent::Cash(_) => wire.account_sealed.as_deref(),
+    };
+    let sealed = SealedParties {
+        account: sealed(
+            if direction.is_none() { "payer_account_sealed" } else { "account_sealed" },
+            payer_sealed,
+        )?,
+        payee_account: sealed("payee_account_sealed", wire.payee_account_sealed.as_deref())?,
+        payee_name: sealed("payee_name_sealed", wire.payee_name_sealed.as_deref())?,
+    };
+    Ok(Flow { event, currency, sealed })
 }
 
 /// An account id that may arrive as a JSON string or number.
@@ -326,16 +377,27 @@ fn customer(wire: &Wire<'_>, now: DateTime<Utc>) -> Result<CustomerProfile, Reje
         Some(raw) => parse_timestamp("updated_at", raw, now)?,
         None => return Err(RejectReason::MissingField("updated_at")),
     };
+    let sealed_name = sealed("name_sealed", wire.name_sealed.as_deref())?;
     let id = CustomerProfile::content_id(
         &customer,
-        name.as_ref(),
+        name.as_ref().map(PartyName::as_str).or(sealed_name.as_ref().map(Sealed::as_str)),
         date_of_birth,
         country,
         risk,
         &accounts,
         updated_at,
     );
-    Ok(CustomerProfile { id, customer, name, date_of_birth, country, risk, accounts, updated_at })
+    Ok(CustomerProfile {
+        id,
+        customer,
+        name,
+        sealed_name,
+        date_of_birth,
+        country,
+        risk,
+        accounts,
+        updated_at,
+    })
 }
 
 #[derive(Serialize)]
@@ -369,6 +431,12 @@ enum WireOut<'a> {
         amount: String,
         currency: &'a str,
         timestamp: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payer_account_sealed: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payee_account_sealed: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payee_name_sealed: Option<&'a str>,
     },
     #[serde(rename = "transaction")]
     Cash {
@@ -380,6 +448,8 @@ enum WireOut<'a> {
         amount: String,
         currency: &'a str,
         timestamp: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_sealed: Option<&'a str>,
     },
     Customer {
         customer_id: &'a str,
@@ -392,6 +462,8 @@ enum WireOut<'a> {
         risk_rating: &'static str,
         accounts: Vec<&'a str>,
         updated_at: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name_sealed: Option<&'a str>,
     },
 }
 
@@ -418,12 +490,19 @@ impl<'a> From<&'a Event> for WireOut<'a> {
                     transaction_id: t.id.as_str(),
                     payer_account: t.payer.as_str(),
                     payee_account: t.payee.as_str(),
-                    payee_name: t.payee_name.as_ref().map(PartyName::as_str),
+                    // A sealed name travels instead of the name, never beside it.
+                    payee_name: match flow.sealed.payee_name {
+                        Some(_) => None,
+                        None => t.payee_name.as_ref().map(PartyName::as_str),
+                    },
                     payee_bic: t.payee_bic.as_ref().map(Bic::as_str),
                     payee_country: t.payee_country.as_ref().map(CountryCode::as_str),
                     amount: t.amount.to_string(),
                     currency: flow.currency.as_str(),
                     timestamp: ts(t.at),
+                    payer_account_sealed: flow.sealed.account.as_ref().map(Sealed::as_str),
+                    payee_account_sealed: flow.sealed.payee_account.as_ref().map(Sealed::as_str),
+                    payee_name_sealed: flow.sealed.payee_name.as_ref().map(Sealed::as_str),
                 },
                 FlowEvent::Cash(c) => WireOut::Cash {
                     channel: flow.channel(),
@@ -433,16 +512,21 @@ impl<'a> From<&'a Event> for WireOut<'a> {
                     amount: c.amount.to_string(),
                     currency: flow.currency.as_str(),
                     timestamp: ts(c.at),
+                    account_sealed: flow.sealed.account.as_ref().map(Sealed::as_str),
                 },
             },
             Event::Customer(p) => WireOut::Customer {
                 customer_id: p.customer.as_str(),
-                name: p.name.as_ref().map(PartyName::as_str),
+                name: match p.sealed_name {
+                    Some(_) => None,
+                    None => p.name.as_ref().map(PartyName::as_str),
+                },
                 date_of_birth: p.date_of_birth.map(|d| d.to_string()),
                 country: p.country.as_ref().map(CountryCode::as_str),
                 risk_rating: p.risk.as_str(),
                 accounts: p.accounts.iter().map(AccountId::as_str).collect(),
                 updated_at: ts(p.updated_at),
+                name_sealed: p.sealed_name.as_ref().map(Sealed::as_str),
             },
         }
     }

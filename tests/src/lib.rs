@@ -359,7 +359,33 @@ impl Aws {
     }
 }
 
+/// Fixed test keys (`Privacy::for_tests`): producer and scorer tokenise alike. The stack's
+/// own keys (moto KMS, Secrets Manager) are what `e2e` and the privacy tests use.
+pub fn privacy() -> std::sync::Arc<vigil_shared::privacy::Privacy> {
+    std::sync::Arc::new(vigil_shared::privacy::Privacy::for_tests())
+}
+
+/// The token `raw` gets under [`privacy`]: what state and the lake hold instead of it.
+pub fn token(raw: &str) -> String {
+    vigil_shared::privacy::Privacy::for_tests().tokens.tokenise(raw)
+}
+
 impl Aws {
+    /// A tokenisation-key secret (`key`) and a KMS key on moto, as the template makes them;
+    /// the environment variables the functions find them by.
+    pub async fn privacy_env(&self, key: &str) -> Vec<(String, String)> {
+        use vigil_shared::aws::lambda::env;
+        let kms = aws_sdk_kms::Client::new(&self.config);
+        let created = kms.create_key().send().await.expect("a KMS key");
+        let key_id = created.key_metadata.expect("key metadata").key_id;
+        static SECRETS: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("token-key-{}", SECRETS.fetch_add(1, Ordering::SeqCst));
+        let value = serde_json::json!({ "version": "1", "key": key }).to_string();
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.config);
+        secrets.create_secret().name(&name).secret_string(value).send().await.expect("a secret");
+        vec![(env::TOKEN_SECRET.to_owned(), name), (env::DATA_KEY.to_owned(), key_id)]
+    }
+
     /// The scorer's handler on these clients, with the shipped model.
     pub fn scorer(&self) -> vigil_shared::aws::lambda::ScorerHandler {
         let at = vigil_shared::aws::lambda::ScorerConfig {
@@ -372,7 +398,7 @@ impl Aws {
         let model = vigil_shared::Model::embedded().expect("shipped model");
         let (dynamodb, s3, eventbridge) = (self.dynamodb.clone(), self.s3.clone(), self.eventbridge.clone());
         let policy = vigil_shared::Policy::default();
-        vigil_shared::aws::lambda::ScorerHandler::new(dynamodb, s3, eventbridge, at, model, policy)
+        vigil_shared::aws::lambda::ScorerHandler::new(dynamodb, s3, eventbridge, at, model, policy, privacy())
     }
 
     /// The alert bus, with a rule copying every Vigil event to a queue; the queue's URL.
@@ -467,7 +493,7 @@ impl Expected {
             match vigil_shared::Event::from_json(p.as_bytes(), vigil_shared::Currency::USD, now) {
                 Ok(vigil_shared::Event::Transaction(tx)) => {
                     e.valid += 1;
-                    *e.customers.entry(format!("c#{}", tx.customer.as_str())).or_default() += 1;
+                    *e.customers.entry(format!("c#{}", token(tx.customer.as_str()))).or_default() += 1;
                     *e.terminals.entry(format!("t#{}", tx.terminal.as_str())).or_default() += 1;
                 }
                 Ok(_) => e.valid += 1,
@@ -582,8 +608,9 @@ impl Aws {
     ) -> vigil_shared::aws::lambda::ProducerHandler<P> {
         vigil_shared::aws::lambda::ProducerHandler {
             publisher,
+            privacy: privacy(),
             s3: self.s3.clone(),
-            quarantine: vigil_shared::aws::s3::S3Quarantine::new(self.s3.clone(), QUARANTINE),
+            quarantine: vigil_shared::aws::s3::S3Quarantine::new(self.s3.clone(), QUARANTINE, privacy()),
             currency: vigil_shared::Currency::USD,
             files: vigil_shared::intake::FileLimits::default(),
             metrics: vigil_shared::metrics::MetricsSink::Off,

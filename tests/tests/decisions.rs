@@ -2,6 +2,8 @@
 //! decision function (the scorer binary with a stream to hand off to) beside the stream
 //! scorer, the producer for labels, and the rest of the pipeline.
 
+#![recursion_limit = "256"]
+
 use std::time::{Duration, Instant};
 use vigil_local::LocalStack;
 use vigil_local::drill::{Expected, Stored, judge};
@@ -59,7 +61,7 @@ async fn decided_transactions_are_counted_once_by_the_stream_and_reach_the_lake_
         decide: true,
     };
     let report = e2e::run(&config, &stack, &payloads, &options, &|_| {}).await.expect("run");
-    let expected = Expected::of(&payloads);
+    let expected = Expected::of(&payloads, &e2e::stack_privacy(&config, &stack).await.unwrap());
     assert!(report.rejected > 0, "bad records are refused per item");
     assert_eq!(report.labels, 1, "the label went through the producer");
     let requests = payloads.chunks(10).filter(|c| c.iter().any(|p| !p.contains(r#""type":"label""#))).count();

@@ -2,6 +2,8 @@
 //! builders the integration tests use, and checked to be what Lambda's event types read.
 //! `VIGIL_UPDATE_FIXTURES=1 cargo nextest run -p vigil-tests fixtures` rewrites them.
 
+#![recursion_limit = "256"]
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use vigil_shared::aws::lambda::{ScorerHandler, env};
@@ -136,7 +138,10 @@ async fn every_fixture_runs_through_its_function() {
         (env::QUARANTINE_BUCKET.to_owned(), vigil_tests::QUARANTINE.to_owned()),
         (env::EVENT_BUS.to_owned(), vigil_tests::BUS.to_owned()),
         (env::STREAM.to_owned(), vigil_tests::STREAM.to_owned()),
-    ]);
+    ])
+    .into_iter()
+    .chain(aws.privacy_env("fixture-token-key-0123456789abcdef").await)
+    .collect::<BTreeMap<_, _>>();
     let decider = ScorerHandler::from_vars(&aws.config, &env).await.unwrap();
     let decided = decider.handle(text("scorer-decisions.json")).await.unwrap();
     assert_eq!(decided["statusCode"], 200, "{decided}");

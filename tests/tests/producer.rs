@@ -3,14 +3,14 @@
 //! batch file are quarantined with their reason, files past a bound are refused whole
 //! without being read, and throttled records do not overtake one another.
 
+#![recursion_limit = "256"]
+
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_kinesis::operation::put_records::{PutRecordsInput, PutRecordsOutput};
 use aws_sdk_kinesis::types::PutRecordsResultEntry;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,7 +72,12 @@ async fn a_batch_file_is_published_and_its_bad_rows_quarantined() {
         serde_json::from_slice(aws.object(QUARANTINE, &keys[0]).await.trim_ascii_end()).unwrap();
     assert_eq!(line["code"], "INVALID_AMOUNT");
     assert_eq!(line["position"], format!("s3://{DROP}/{key}#3"));
-    assert_eq!(line["payload"], "2,2018-04-01 00:02:10,4961,3412,-3");
+    assert_eq!(
+        opened(&line).await,
+        b"2,2018-04-01 00:02:10,4961,3412,-3",
+        "sealed, for compliance to replay"
+    );
+    assert!(line.get("payload").is_none(), "never in the clear");
 }
 
 /// A producer whose S3 client also goes through `interceptor`, with `files` as limits.
@@ -116,6 +121,13 @@ async fn quarantined(aws: &Aws) -> Vec<serde_json::Value> {
     out
 }
 
+/// A quarantined record's payload, opened as compliance would (`vigil reveal`).
+async fn opened(record: &serde_json::Value) -> Vec<u8> {
+    use vigil_shared::privacy::{Purpose, Sealed};
+    let sealed = Sealed::parse(record["payload_sealed"].as_str().expect("a sealed payload")).unwrap();
+    vigil_tests::privacy().envelope.open(Purpose::Quarantine, &sealed).await.unwrap()
+}
+
 /// Passes everything through; the default interceptor behaviour.
 #[derive(Debug)]
 struct Nothing;
@@ -146,8 +158,8 @@ async fn a_gzip_bomb_is_refused_with_its_reason_once_it_inflates_past_the_limit(
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["code"], "DECOMPRESSED_TOO_LARGE");
     assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}"));
-    assert!(records[0]["reason"].as_str().unwrap().contains("1048576"), "{}", records[0]["reason"]);
-    assert_eq!(records[0]["payload"], "", "the location, not the payload");
+    assert!(records[0]["reason"].as_str().unwrap().contains("1.0 MiB"), "{}", records[0]["reason"]);
+    assert!(records[0].get("payload_sealed").is_none(), "the location, not the payload");
     assert!(aws.stream_records().await.is_empty());
 }
 
@@ -208,7 +220,11 @@ async fn a_10_gb_object_is_refused_by_its_size_before_any_byte_is_read() {
     let records = quarantined(&aws).await;
     assert_eq!(records[0]["code"], "FILE_TOO_LARGE");
     assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}"));
-    assert!(records[0]["reason"].as_str().unwrap().contains("10737418240 bytes"), "{}", records[0]["reason"]);
+    assert!(
+        records[0]["reason"].as_str().unwrap().contains("10.0 GiB, over the 128.0 MiB limit"),
+        "{}",
+        records[0]["reason"]
+    );
     assert!(aws.stream_records().await.is_empty());
 
     // The same object at its true size goes through: the refusal was the size's doing.
@@ -238,7 +254,7 @@ async fn a_row_that_is_not_utf8_is_quarantined_alone_and_the_others_published() 
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["code"], "MALFORMED");
     assert_eq!(records[0]["position"], format!("s3://{DROP}/{key}#3"));
-    assert_eq!(records[0]["payload_base64"], STANDARD.encode(bad), "the raw bytes, for replay");
+    assert_eq!(opened(&records[0]).await, bad, "the raw bytes, sealed, for replay");
 }
 
 /// A stream that takes `left` publishes, then fails.

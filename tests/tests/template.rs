@@ -1,6 +1,8 @@
 //! template.yaml: the linters pass, and the invariants a production stack needs hold —
 //! checked on the template itself, so a new function or queue cannot skip them.
 
+#![recursion_limit = "256"]
+
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,7 +10,8 @@ use std::process::Command;
 use vigil_local::template::Resource;
 use vigil_local::{LocalStack, Template};
 use vigil_shared::aws::lambda::{
-    AlertsConfig, BackupSettings, DeskConfig, ProducerConfig, ScorerConfig, ScreeningConfig, Vars,
+    AlertsConfig, BackupSettings, DeskConfig, PrivacyConfig, ProducerConfig, ScorerConfig, ScreeningConfig,
+    Vars,
 };
 use vigil_tests::workspace;
 
@@ -272,22 +275,33 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
                     drop(vigil_shared::aws::lambda::aml(&recorded).expect("AML configures"));
                     let desk = DeskConfig::from_vars(&recorded).expect("decision API configures");
                     assert_eq!(desk.is_some(), f.id == "DecisionFunction", "{}: serves decisions", f.id);
+                    drop(PrivacyConfig::from_vars(&recorded).expect("keys configured"));
+                    let audit = vigil_shared::aws::lambda::audit_bucket(&recorded);
+                    assert_eq!(
+                        audit.is_some(),
+                        f.id == "ScorerFunction",
+                        "{}: records its configuration",
+                        f.id
+                    );
                 }
                 Some("alerts") => drop(AlertsConfig::from_vars(&recorded).expect("alerts configures")),
                 Some("backup-copier") => {
                     let settings = BackupSettings::from_vars(&recorded).expect("backup copier configures");
+                    assert!(vigil_shared::aws::lambda::audit_bucket(&recorded).is_some(), "runs are audited");
                     let buckets: Vec<&str> =
                         settings.config.sources.iter().map(|s| s.bucket.as_str()).collect();
                     assert_eq!(
                         buckets,
                         [
                             stack.resources["LakeBucket"].reference.as_str(),
-                            stack.resources["ReportsBucket"].reference.as_str()
+                            stack.resources["ReportsBucket"].reference.as_str(),
+                            stack.resources["AuditBucket"].reference.as_str()
                         ]
                     );
                 }
                 Some("producer") => {
                     let config = ProducerConfig::from_vars(&recorded).expect("producer configures");
+                    drop(PrivacyConfig::from_vars(&recorded).expect("keys configured"));
                     let kafka = matches!(
                         config.stream,
                         vigil_shared::aws::lambda::StreamConfig::Kafka { iam: true, .. }
@@ -301,8 +315,13 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             // The scorer binary serves decisions only where a stream is named.
             // The decision API screens nothing (transfers are monitored on the stream), and AML
             // parameters default when unset.
-            let optional =
-                ["VIGIL_KAFKA_BROKERS", "VIGIL_STREAM", "VIGIL_SANCTIONS_BUCKET", "VIGIL_AML_CONFIG"];
+            let optional = [
+                "VIGIL_KAFKA_BROKERS",
+                "VIGIL_STREAM",
+                "VIGIL_SANCTIONS_BUCKET",
+                "VIGIL_AML_CONFIG",
+                "VIGIL_AUDIT_BUCKET",
+            ];
             let unset: Vec<&String> =
                 read.iter().filter(|v| !env.contains_key(*v) && !optional.contains(&v.as_str())).collect();
             assert!(unset.is_empty(), "{}: reads {unset:?}, which the template does not set", f.id);

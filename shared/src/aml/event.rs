@@ -4,6 +4,7 @@
 
 use crate::ids::{AccountId, CustomerId, TerminalId, TransactionId};
 use crate::money::Amount;
+use crate::redact::Shown;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -13,13 +14,13 @@ pub const MAX_NAME_LEN: usize = 140;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldError {
-    #[error("`{0}` is not an ISO 3166 alpha-2 country code (two capital letters)")]
+    #[error("`{}` is not an ISO 3166 alpha-2 country code (two capital letters)", Shown(.0))]
     Country(String),
-    #[error("`{0}` is not a BIC (4 letters bank, 2 letters country, 2 location, optional 3 branch)")]
+    #[error("`{}` is not a BIC (4 letters bank, 2 letters country, 2 location, optional 3 branch)", Shown(.0))]
     Bic(String),
     #[error("a name must hold 1..={MAX_NAME_LEN} characters, not {0}")]
     NameLength(usize),
-    #[error("`{0}` is not a risk rating (low, medium, high)")]
+    #[error("`{}` is not a risk rating (low, medium, high)", Shown(.0))]
     Risk(String),
 }
 
@@ -99,10 +100,17 @@ impl From<Bic> for String {
     }
 }
 
-/// A counterparty's name as the payer typed it, trimmed, 1..=140 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A counterparty's name as the payer typed it, trimmed, 1..=140 characters. Held in
+/// memory for screening only: it never prints itself, and is sealed before it is stored.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PartyName(String);
+
+impl fmt::Debug for PartyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PartyName(..)")
+    }
+}
 
 impl PartyName {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {

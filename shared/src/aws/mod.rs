@@ -3,13 +3,17 @@
 //! [`Timeouts`]; `AWS_ENDPOINT_URL` points them all at a local endpoint (moto) for tests and
 //! the local demo.
 
+pub mod audit;
 pub mod backup;
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod identity;
 pub mod kinesis;
+pub mod kms;
 pub mod lambda;
 pub mod lists;
 pub mod msk;
+pub mod reveal;
 pub mod s3;
 pub mod secrets;
 pub mod sns;

@@ -6,12 +6,15 @@ use super::{PARALLELISM, describe};
 use crate::alert::DeliveryError;
 use crate::archive::{BatchKey, DecisionArchive, Lake, parquet};
 use crate::batch::{Quarantine, Quarantined};
+use crate::privacy::{Privacy, Purpose, SealError};
+use crate::redact::scrub;
 use crate::store::StoreError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An S3 client; path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`,
 /// a local stand-in: moto has no virtual-host DNS).
@@ -182,31 +185,35 @@ impl DecisionArchive for S3Lake {
 pub struct S3Quarantine {
     client: Client,
     bucket: String,
+    privacy: Arc<Privacy>,
 }
 
 impl S3Quarantine {
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+    pub fn new(client: Client, bucket: impl Into<String>, privacy: Arc<Privacy>) -> Self {
+        Self { client, bucket: bucket.into(), privacy }
     }
 }
 
-/// One JSON line per record: its position, reason and the payload as received (text, or
-/// base64 when it is not UTF-8), so it can be inspected and replayed.
-pub fn quarantine_lines(records: &[Quarantined]) -> String {
-    use base64::Engine;
+/// One JSON line per record: its position (the stream's shard and sequence, or the file
+/// and line: where to find it again), code and reason (scrubbed), and the payload as
+/// received sealed for compliance (`vigil reveal` opens it, to inspect and replay): a
+/// refused record may hold a card number or a name in the clear.
+pub async fn quarantine_lines(records: &[Quarantined], privacy: &Privacy) -> Result<String, SealError> {
     let mut out = String::new();
     for r in records {
-        let mut line = serde_json::json!({ "position": r.position, "code": r.code, "reason": r.reason });
-        match std::str::from_utf8(&r.payload) {
-            Ok(text) => line["payload"] = text.into(),
-            Err(_) => {
-                line["payload_base64"] = base64::engine::general_purpose::STANDARD.encode(&r.payload).into()
-            }
+        let mut line = serde_json::json!({
+            "position": r.position,
+            "code": r.code,
+            "reason": scrub(&r.reason),
+        });
+        if !r.payload.is_empty() {
+            line["payload_sealed"] =
+                privacy.envelope.seal(Purpose::Quarantine, &r.payload).await?.as_str().into();
         }
         out.push_str(&line.to_string());
         out.push('\n');
     }
-    out
+    Ok(out)
 }
 
 impl Quarantine for S3Quarantine {
@@ -219,7 +226,10 @@ impl Quarantine for S3Quarantine {
             first.position.replace(['/', '@'], "_"),
             records.len()
         );
-        put(&self.client, &self.bucket, key, quarantine_lines(&records).into_bytes(), "application/x-ndjson")
+        let lines = quarantine_lines(&records, &self.privacy)
+            .await
+            .map_err(|e| StoreError::Transient(e.to_string()))?;
+        put(&self.client, &self.bucket, key, lines.into_bytes(), "application/x-ndjson")
             .await
             .map_err(|e| StoreError::Transient(e.to_string()))
     }

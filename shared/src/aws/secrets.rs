@@ -20,3 +20,42 @@ pub async fn azure_credentials(
         )
     })
 }
+
+/// The tokenisation key, as the template generates it (`{"version": "1", "key": "…"}`),
+/// with the keys it replaced after a rotation (`"previous": [{"version", "key",
+/// "valid_until"}]`). Secrets Manager keeps it encrypted under the deployment's KMS key;
+/// it is read once per container and never logged.
+pub async fn token_keys(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+) -> Result<crate::privacy::Tokeniser, String> {
+    use crate::privacy::{TokenKey, Tokeniser};
+    #[derive(serde::Deserialize)]
+    struct Key {
+        version: String,
+        key: String,
+        #[serde(default)]
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Secret {
+        #[serde(flatten)]
+        current: Key,
+        #[serde(default)]
+        previous: Vec<Key>,
+    }
+    let out = client.get_secret_value().secret_id(id).send().await.map_err(|e| describe(&e))?;
+    let text = out.secret_string().ok_or_else(|| format!("secret {id} has no text value"))?;
+    let secret: Secret = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "secret {id} is not {{\"version\", \"key\"[, \"previous\"]}}: {}",
+            crate::redact::json_error(&e)
+        )
+    })?;
+    let key = |k: &Key| {
+        let version = k.version.parse().map_err(|_| format!("secret {id}: version is not a number"))?;
+        TokenKey::new(version, k.key.as_bytes(), k.valid_until).map_err(|e| format!("secret {id}: {e}"))
+    };
+    let previous = secret.previous.iter().map(key).collect::<Result<Vec<_>, _>>()?;
+    Ok(Tokeniser::new(key(&secret.current)?, previous))
+}

@@ -93,16 +93,32 @@ impl FileLimits {
 pub enum FileRefusal {
     #[error("unsupported batch file: expected .csv, .jsonl or .ndjson (optionally .gz), .parquet or .avro")]
     Format,
-    #[error("the object is {size} bytes, over the {limit}-byte limit")]
+    #[error("the object is {}, over the {} limit", Size(*.size), Size(*.limit))]
     TooLarge { size: u64, limit: u64 },
-    #[error("the object holds more than {limit} bytes, the limit")]
+    #[error("the object holds more than {}, the limit", Size(*.limit))]
     ReadPastLimit { limit: u64 },
-    #[error("the content inflates past {limit} bytes, the limit")]
+    #[error("the content inflates past {}, the limit", Size(*.limit))]
     DecompressedTooLarge { limit: u64 },
     #[error("not a readable {0} file: {1}")]
     Unreadable(&'static str, String),
     #[error("missing column `{column}` (header: {header})")]
     MissingColumn { column: &'static str, header: String },
+}
+
+/// A size as people read it (`10.0 GiB`): reasons pass the redaction layer, which masks
+/// long digit runs as it would a card number.
+struct Size(u64);
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0 as f64;
+        match self.0 {
+            0..1024 => write!(f, "{} bytes", self.0),
+            1024..1_048_576 => write!(f, "{:.1} KiB", n / 1024.0),
+            1_048_576..1_073_741_824 => write!(f, "{:.1} MiB", n / 1_048_576.0),
+            _ => write!(f, "{:.1} GiB", n / 1_073_741_824.0),
+        }
+    }
 }
 
 impl FileRefusal {

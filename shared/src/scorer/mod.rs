@@ -109,6 +109,26 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
         &self.policy
     }
 
+    /// What decides, as the audit trail records it at each cold start where it changed:
+    /// the model, score thresholds, rules, feature windows, AML parameters and sanctions
+    /// lists. Any change to one of them changes this text and so its digest.
+    pub fn configuration(&self) -> String {
+        let p = &self.policy;
+        let aml = serde_json::to_string(p.compliance.aml.config()).unwrap_or_default();
+        let lists = match &p.compliance.screening {
+            Some(s) => format!("{} (block at {})", s.screener.version().as_str(), s.block_at),
+            None => "none".to_owned(),
+        };
+        format!(
+            "model {}; thresholds {:?}; rules {:?}; features {:?}; reasons {}; aml {aml}; lists {lists}",
+            self.model.version(),
+            p.thresholds,
+            p.rules,
+            p.engine,
+            p.model_reasons,
+        )
+    }
+
     /// Processes `events` in order (`now`: when, for labels that must wait). Idempotent:
     /// events already applied — by an identical retry, a bisected half, a batch that
     /// restarts at a checkpoint with newer records, a crashed attempt — change nothing and

@@ -3,6 +3,8 @@
 //! hand, `restore`) → the [`Backup`] domain over S3, Azure Blob and the restore bucket.
 
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, env, var};
+use crate::audit::{AuditAction, AuditRecord, AuditTrail};
+use crate::aws::audit::S3AuditStore;
 use crate::aws::backup::{S3RestoreSink, S3Source, S3Target};
 use crate::azure::{AzureBlob, AzureCredentials, AzureTarget};
 use crate::backup::{
@@ -50,6 +52,8 @@ pub struct BackupHandler {
     pub restore_bucket: String,
     pub config: BackupConfig,
     pub metrics: MetricsSink,
+    /// Where reconcile, verify and restore runs are recorded (`None`: not recorded).
+    pub audit: Option<AuditTrail<S3AuditStore>>,
 }
 
 /// What the function is asked to do.
@@ -97,7 +101,9 @@ impl BackupHandler {
         let azure = crate::aws::secrets::azure_credentials(&secrets, &settings.azure_secret)
             .await
             .map_err(ConfigError::Init)?;
-        Self::new(crate::aws::s3::client(config), &azure, settings)
+        let mut handler = Self::new(crate::aws::s3::client(config), &azure, settings)?;
+        handler.audit = super::audit_trail(config, vars);
+        Ok(handler)
     }
 
     pub fn new(
@@ -121,6 +127,7 @@ impl BackupHandler {
             restore_bucket: settings.restore_bucket,
             config: c,
             metrics: MetricsSink::Stdout,
+            audit: None,
         })
     }
 
@@ -151,7 +158,11 @@ impl BackupHandler {
                 tracing::error!(error = %e, "backup failed: the invocation is retried");
                 Err(e.into())
             }
-            Ok(Answer::Verified(report)) => self.verified(&report),
+            Ok(Answer::Verified(report)) => {
+                let result = format!("{} checked, {} findings", report.checked, report.findings.len());
+                self.audit(AuditAction::Backup, format!("verify run {}", report.run), result).await?;
+                self.verified(&report)
+            }
             Ok(Answer::Done(value)) => Ok(value),
         }
     }
@@ -184,6 +195,13 @@ impl BackupHandler {
                     already = r.already,
                     "reconciled"
                 );
+                let result = format!(
+                    "{} versions, {} copied, {} already backed up",
+                    r.versions,
+                    r.copied.len(),
+                    r.already
+                );
+                self.audit(AuditAction::Backup, "reconcile".into(), result).await?;
                 self.metrics.emit(
                     "backup",
                     &[
@@ -203,6 +221,16 @@ impl BackupHandler {
             Request::Restore(request) => {
                 let r = backup.restore(&request, &self.restore).await?;
                 tracing::info!(objects = r.objects, identical = r.identical, "restored");
+                let what = format!(
+                    "restore s3://{}/{} from {} to s3://{}/{}",
+                    request.source_bucket,
+                    request.prefix,
+                    request.from.as_str(),
+                    request.to_bucket,
+                    request.to_prefix
+                );
+                let result = format!("{} objects, {} identical", r.objects, r.identical);
+                self.audit(AuditAction::Restore, what, result).await?;
                 self.metrics
                     .emit("backup", &[("RestoreDiffering", Unit::Count, (r.objects - r.identical) as f64)]);
                 Ok(Answer::Done(json!({
@@ -212,6 +240,14 @@ impl BackupHandler {
                 })))
             }
         }
+    }
+
+    /// Records a run in the audit trail; a trail that cannot be written fails the run
+    /// (retried: every run is idempotent), so none goes unrecorded.
+    async fn audit(&self, action: AuditAction, what: String, result: String) -> Result<(), BackupError> {
+        let Some(trail) = &self.audit else { return Ok(()) };
+        let record = AuditRecord::new(crate::aws::identity::function_identity(), action, what, result);
+        trail.append(record).await.map(drop).map_err(|e| BackupError::transient("S3", e.to_string()))
     }
 
     /// A verify run's answer: any finding fails the run (and its metric alarms).

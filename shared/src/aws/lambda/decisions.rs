@@ -49,10 +49,11 @@ pub async fn desk(
     config: &SdkConfig,
     vars: &dyn Vars,
     currency: Currency,
+    privacy: std::sync::Arc<crate::privacy::Privacy>,
 ) -> Result<Option<Desk<StreamPublisher>>, ConfigError> {
     let Some(at) = DeskConfig::from_vars(vars)? else { return Ok(None) };
     let stream = StreamPublisher::connect(config, at.stream).await?;
-    Ok(Some(Desk { stream, budget: at.budget, currency }))
+    Ok(Some(Desk { stream, budget: at.budget, currency, privacy }))
 }
 
 fn refusal(status: u16, code: &str, reason: &str) -> ApiGatewayV2httpResponse {

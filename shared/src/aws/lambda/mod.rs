@@ -19,9 +19,13 @@ pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline, ScreeningConfig, a
 pub use stream::{StreamConfig, StreamPublisher};
 
 use crate::alert::{DeliveryError, FanOutError};
+use crate::audit::AuditTrail;
+use crate::aws::audit::S3AuditStore;
 use crate::intake::IntakeError;
 use crate::model::ModelError;
 use crate::money::Currency;
+use crate::privacy::{Keys, Privacy};
+use std::sync::Arc;
 
 /// Environment variables the functions read; the template sets every one.
 pub mod env {
@@ -72,6 +76,13 @@ pub mod env {
     pub const RESTORE_BUCKET: &str = "VIGIL_RESTORE_BUCKET";
     /// Backup copier: the Secrets Manager secret holding the Azure account's credentials.
     pub const AZURE_SECRET: &str = "VIGIL_AZURE_SECRET";
+    /// The Secrets Manager secret holding the tokenisation key (`privacy::token`).
+    pub const TOKEN_SECRET: &str = "VIGIL_TOKEN_SECRET";
+    /// The KMS key that wraps the data keys of sealed fields (`privacy::seal`).
+    pub const DATA_KEY: &str = "VIGIL_DATA_KEY";
+    /// The audit trail's bucket (`audit`): the scorer records the configuration in force,
+    /// the backup copier its runs.
+    pub const AUDIT_BUCKET: &str = "VIGIL_AUDIT_BUCKET";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +147,43 @@ impl Vars for std::collections::BTreeMap<String, String> {
 
 fn var(vars: &dyn Vars, name: &'static str) -> Result<String, ConfigError> {
     vars.get(name).ok_or(ConfigError::Missing(name))
+}
+
+/// Where the edge functions find their keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyConfig {
+    /// The Secrets Manager secret holding the tokenisation key.
+    pub token_secret: String,
+    /// The KMS key that wraps sealed fields' data keys.
+    pub data_key: String,
+}
+
+impl PrivacyConfig {
+    pub fn from_vars(vars: &dyn Vars) -> Result<Self, ConfigError> {
+        Ok(Self { token_secret: var(vars, env::TOKEN_SECRET)?, data_key: var(vars, env::DATA_KEY)? })
+    }
+}
+
+/// The deployment's tokeniser and envelope: the token key read once per container from
+/// Secrets Manager (encrypted there under the deployment's KMS key), data keys from KMS.
+pub async fn privacy(config: &aws_config::SdkConfig, vars: &dyn Vars) -> Result<Arc<Privacy>, ConfigError> {
+    let at = PrivacyConfig::from_vars(vars)?;
+    let secrets = aws_sdk_secretsmanager::Client::new(config);
+    let tokens =
+        crate::aws::secrets::token_keys(&secrets, &at.token_secret).await.map_err(ConfigError::Init)?;
+    tracing::info!(token_key_version = tokens.version(), "tokenisation key loaded");
+    let kms = crate::aws::kms::KmsKeys::new(aws_sdk_kms::Client::new(config), at.data_key);
+    Ok(Arc::new(Privacy::new(tokens, Keys::Kms(kms))))
+}
+
+/// The audit trail's bucket, where the environment names one.
+pub fn audit_bucket(vars: &dyn Vars) -> Option<String> {
+    vars.get(env::AUDIT_BUCKET)
+}
+
+fn audit_trail(config: &aws_config::SdkConfig, vars: &dyn Vars) -> Option<AuditTrail<S3AuditStore>> {
+    let bucket = audit_bucket(vars)?;
+    Some(AuditTrail::new(S3AuditStore::new(crate::aws::s3::client(config), bucket)))
 }
 
 fn default_currency(vars: &dyn Vars) -> Result<Currency, ConfigError> {

@@ -37,6 +37,8 @@ impl std::ops::AddAssign for FileSummary {
 /// The producer: REST requests (API Gateway HTTP API) and batch files (S3 ObjectCreated).
 pub struct ProducerHandler<P> {
     pub publisher: P,
+    /// Every event is protected (numbers tokenised, parties sealed) before it is published.
+    pub privacy: std::sync::Arc<crate::privacy::Privacy>,
     pub s3: aws_sdk_s3::Client,
     pub quarantine: S3Quarantine,
     pub currency: Currency,
@@ -93,9 +95,11 @@ impl ProducerHandler<StreamPublisher> {
         let at = ProducerConfig::from_vars(vars)?;
         let s3 = s3::client(config);
         let publisher = StreamPublisher::connect(config, at.stream).await?;
+        let privacy = super::privacy(config, vars).await?;
         Ok(Self {
             publisher,
-            quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
+            quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket, privacy.clone()),
+            privacy,
             s3,
             currency: at.currency,
             files: at.files,
@@ -155,11 +159,11 @@ impl<P: Publisher> ProducerHandler<P> {
             Ok(b) => b,
             Err(e) => return json_response(400, &serde_json::json!({ "error": e })),
         };
-        let intake = match intake::from_body(&bytes, self.currency, now) {
+        let mut intake = match intake::from_body(&bytes, self.currency, now) {
             Ok(intake) => intake,
             Err(e) => return json_response(400, &serde_json::json!({ "error": e.to_string() })),
         };
-        if let Err(e) = self.publisher.publish(&intake.events).await {
+        if let Err(e) = self.publish(&mut intake).await {
             tracing::warn!(error = %e, "publish failed");
             return json_response(503, &serde_json::json!({ "error": e.to_string() }));
         }
@@ -225,8 +229,8 @@ impl<P: Publisher> ProducerHandler<P> {
             // Owned here, so that a failed publish closes the channel and stops the reader.
             let mut rx = rx;
             let mut summary = FileSummary::default();
-            while let Some(chunk) = rx.recv().await {
-                self.publisher.publish(&chunk.events).await?;
+            while let Some(mut chunk) = rx.recv().await {
+                self.publish(&mut chunk).await?;
                 let bad = chunk.quarantine(&source);
                 summary +=
                     FileSummary { published: chunk.events.len(), quarantined: bad.len(), files_refused: 0 };
@@ -259,6 +263,19 @@ impl<P: Publisher> ProducerHandler<P> {
         tracing::warn!(source, code = record.code, reason = %record.reason, "batch file refused");
         self.put_quarantine(vec![record]).await?;
         Ok(FileSummary { published: 0, quarantined: 1, files_refused: 1 })
+    }
+
+    /// Protects the intake's events (in place: the answer names protected ids), then
+    /// publishes them.
+    async fn publish(&self, intake: &mut Intake) -> Result<(), DeliveryError> {
+        let events = std::mem::take(&mut intake.events);
+        let mut protected = Vec::with_capacity(events.len());
+        for event in events {
+            let event = self.privacy.protect(event).await;
+            protected.push(event.map_err(|e| DeliveryError { service: "KMS", message: e.to_string() })?);
+        }
+        intake.events = protected;
+        self.publisher.publish(&intake.events).await
     }
 
     async fn put_quarantine(&self, records: Vec<crate::batch::Quarantined>) -> Result<(), HandlerError> {

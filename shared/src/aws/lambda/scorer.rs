@@ -4,6 +4,7 @@ use super::decisions;
 use super::stream::{StreamConfig, StreamPublisher};
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, default_currency, env, var};
 use crate::aml::{AmlConfig, AmlEngine};
+use crate::audit::{AuditStore, AuditTrail};
 use crate::aws::Timeouts;
 use crate::aws::dynamodb::DynamoStateStore;
 use crate::aws::eventbridge::EventBridgeAlerts;
@@ -16,6 +17,7 @@ use crate::metrics::{MetricsSink, Unit};
 use crate::model::Model;
 use crate::money::Currency;
 use crate::pipeline::{Pipeline, Tally};
+use crate::privacy::Privacy;
 use crate::sanctions::Screener;
 use crate::scorer::{Policy, Scorer};
 use crate::sweep::{Swept, sweep_parked_labels};
@@ -144,7 +146,8 @@ impl ScorerHandler {
 
     pub async fn from_vars(config: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
         let at = ScorerConfig::from_vars(vars)?;
-        let desk = decisions::desk(config, vars, at.currency).await?;
+        let privacy = super::privacy(config, vars).await?;
+        let desk = decisions::desk(config, vars, at.currency, privacy.clone()).await?;
         let s3 = s3::client(config);
         let compliance = compliance(&s3, vars).await?;
         let mut handler = Self::new(
@@ -154,8 +157,12 @@ impl ScorerHandler {
             at,
             Model::embedded()?,
             Policy { compliance, ..Policy::default() },
+            privacy,
         );
         handler.desk = desk;
+        if let Some(trail) = super::audit_trail(config, vars) {
+            handler.record_configuration(&trail).await?;
+        }
         Ok(handler)
     }
 
@@ -167,11 +174,13 @@ impl ScorerHandler {
         at: ScorerConfig,
         model: Model,
         policy: Policy,
+        privacy: Arc<Privacy>,
     ) -> Self {
         Self {
             pipeline: Pipeline {
                 scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, policy),
-                quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket),
+                quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket, privacy.clone()),
+                privacy,
                 archive: S3Lake::new(s3, at.lake_bucket),
                 alerts: EventBridgeAlerts::new(eventbridge, at.event_bus),
                 currency: at.currency,
@@ -179,6 +188,26 @@ impl ScorerHandler {
             metrics: MetricsSink::Stdout,
             desk: None,
         }
+    }
+
+    /// Appends the configuration this container decides with to the audit trail, unless
+    /// it is the one last recorded. A trail that cannot be written fails the cold start,
+    /// as lists that cannot be read do: no change goes unrecorded.
+    pub async fn record_configuration<S: AuditStore>(
+        &self,
+        trail: &AuditTrail<S>,
+    ) -> Result<(), ConfigError> {
+        let text = self.pipeline.scorer.configuration();
+        let digest = crate::audit::sha256_tag(text.as_bytes());
+        let who = crate::aws::identity::function_identity();
+        match trail.record_configuration(&who, &digest, &text).await {
+            Ok(Some(entry)) => {
+                tracing::info!(seq = entry.seq, configuration = %digest, "configuration change recorded")
+            }
+            Ok(None) => tracing::info!(configuration = %digest, "configuration as recorded"),
+            Err(e) => return Err(ConfigError::Init(format!("audit trail: {e}"))),
+        }
+        Ok(())
     }
 
     /// Either event source, told apart by shape (Kinesis: `Records`; Kafka: `records`), a
