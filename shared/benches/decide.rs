@@ -37,7 +37,12 @@ fn main() {
     let scorer =
         Scorer::new(MemoryStateStore::default(), Model::embedded().expect("model"), Policy::default());
     let quarantine = MemoryQuarantine::default();
-    let desk = Desk { stream: MemoryStream::default(), budget: Budget::default(), currency: Currency::USD };
+    let desk = Desk {
+        stream: MemoryStream::default(),
+        budget: Budget::default(),
+        currency: Currency::USD,
+        privacy: std::sync::Arc::new(vigil_shared::privacy::Privacy::for_tests()),
+    };
     let now = chrono::Utc::now();
     let mut took: Vec<Duration> = Vec::with_capacity(MEASURED as usize);
     runtime.block_on(async {

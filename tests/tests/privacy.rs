@@ -13,7 +13,7 @@ use vigil_local::LocalStack;
 use vigil_local::e2e::{self, Options};
 use vigil_shared::aws::lambda::{self, ProducerHandler};
 use vigil_shared::privacy::{Purpose, Sealed};
-use vigil_tests::{Moto, events, init_logs};
+use vigil_tests::{Moto, events};
 
 const OPS: &str = "ops@example.com";
 const COMPLIANCE: &str = "compliance@example.com";
@@ -136,9 +136,26 @@ fn scan(dir: &Path, secrets: &[String]) -> (usize, Vec<String>) {
     (files, found)
 }
 
+/// What upstream systems delivered is theirs, in the clear by this test's design: the batch
+/// file in the incoming bucket (the edge; it expires after 30 days) and the records they put
+/// on the stream themselves (partition keys `direct-*`). Everything else Vigil wrote.
+fn set_aside_upstream_inputs(dir: &Path, incoming: &str, stream: &str) {
+    std::fs::remove_file(dir.join("s3").join(incoming).join("incoming/cards.csv"))
+        .expect("the file was dumped");
+    let path = dir.join("kinesis").join(format!("{stream}.jsonl"));
+    let all = std::fs::read_to_string(&path).unwrap();
+    let ours: Vec<&str> = all.lines().filter(|l| !l.contains(r#""partition_key":"direct-"#)).collect();
+    assert_eq!(all.lines().count() - ours.len(), 2, "both direct records were dumped");
+    std::fs::write(&path, ours.join("\n")).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_the_stack_stores_or_logs_holds_a_card_number_account_number_or_name() {
-    init_logs();
+    // Every function's log lines, at info, through the functions' own logging setup.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("logs/all.jsonl");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    vigil_shared::logging::init_with(std::sync::Mutex::new(std::fs::File::create(&log).unwrap()), "info");
     let moto = Moto::start();
     let (config, stack) = stack(&moto).await;
     let Fed { payloads, secrets } = fed();
@@ -198,11 +215,13 @@ async fn nothing_the_stack_stores_or_logs_holds_a_card_number_account_number_or_
         "the listed payee was screened"
     );
 
-    let dir = tempfile::tempdir().unwrap();
     let inboxes: [(&str, &[e2e::Received]); 2] =
         [("operations", &report.alerts), ("compliance", &report.compliance_alerts)];
     let dumped = vigil_local::dump::dump(&config, &stack, &inboxes, dir.path()).await.unwrap();
     assert!(dumped.items > 100 && dumped.objects > 3 && dumped.records > 100, "{dumped:?}");
+    set_aside_upstream_inputs(dir.path(), incoming, stream);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.lines().count() > 20 && logged.contains("quarantined"), "{logged}");
     let (files, found) = scan(dir.path(), &secrets);
     assert!(files > 10, "{files} files");
     assert!(found.is_empty(), "in the clear: {found:#?}");

@@ -637,7 +637,7 @@ mod tests {
         let limits = FileLimits { max_file_bytes: 1000, ..FileLimits::default() };
         assert_eq!(limits.admit(1000), Ok(()));
         let too_big = limits.admit(10 << 30).unwrap_err();
-        assert_eq!((too_big.code(), too_big.to_string().contains("10737418240")), ("FILE_TOO_LARGE", true));
+        assert_eq!((too_big.code(), too_big.to_string().contains("10.0 GiB")), ("FILE_TOO_LARGE", true));
         // A size that lied: the bound holds while reading too.
         let (_, end) = read("in/a.csv", csv_rows(100), limits);
         let FileEnd::Refused(refusal) = end else { panic!("refused, not {end:?}") };

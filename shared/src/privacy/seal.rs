@@ -138,6 +138,9 @@ pub trait KeyService: Send + Sync {
     ) -> impl Future<Output = Result<[u8; 32], SealError>> + Send;
 }
 
+/// Data keys opened so far, by their wrapped form and purpose.
+type Opened = HashMap<(Vec<u8>, Purpose), [u8; 32]>;
+
 struct Current {
     key: DataKey,
     made: Instant,
@@ -148,7 +151,7 @@ struct Current {
 pub struct Envelope<K> {
     keys: K,
     sealing: Mutex<HashMap<Purpose, Current>>,
-    opened: Mutex<HashMap<(Vec<u8>, Purpose), [u8; 32]>>,
+    opened: Mutex<Opened>,
 }
 
 impl<K: KeyService> Envelope<K> {
