@@ -529,3 +529,121 @@ fn every_prefix_the_scorer_writes_to_the_lake_is_backed_up() {
         assert!(announced.contains(&format!("\"{prefix}\"")), "{prefix} is not in the rule's pattern");
     }
 }
+
+/// Key-policy or bucket-policy statements by sid.
+fn by_sid(t: &Template, resource: &str, document: &str) -> BTreeMap<String, Value> {
+    let doc = &t.resource(resource).unwrap_or_else(|| panic!("{resource}")).properties[document];
+    as_list(&doc["Statement"]).into_iter().map(|s| (s["Sid"].as_str().unwrap_or("").to_owned(), s)).collect()
+}
+
+/// The principals a statement names (`!GetAtt Role.Arn` → `Role`).
+fn principals(s: &Value) -> BTreeSet<String> {
+    let p = &s["Principal"]["AWS"];
+    as_list(p).iter().filter_map(|v| target(v).map(str::to_owned)).collect()
+}
+
+fn role_statements(t: &Template, role: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    statements(&t.resource(role).unwrap_or_else(|| panic!("{role}")).properties["Policies"], role, &mut all);
+    all.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Least privilege for sealed fields, by the KMS key policy and the bucket policies: only the
+/// compliance role opens what compliance reads back; analysts see tokens only; auditors
+/// read the trail and write nothing; the trail is append-only under Object Lock.
+#[test]
+fn only_compliance_opens_sealed_fields_and_the_audit_trail_is_append_only() {
+    let t = template();
+    let key = by_sid(&t, "FieldKey", "KeyPolicy");
+    // The account administers the key but no IAM policy can grant its use.
+    let admin = as_list(&key["AccountAdministers"]["Action"]);
+    for a in &admin {
+        let a = a.as_str().unwrap();
+        assert!(
+            !["kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:*"].contains(&a),
+            "{a}"
+        );
+    }
+    let mut decrypters = BTreeMap::new();
+    for s in key.values().filter(|s| s["Effect"] == "Allow") {
+        let actions = as_list(&s["Action"]);
+        if actions.iter().any(|a| a.as_str().is_some_and(|a| a.contains("Decrypt") || a == "kms:*")) {
+            let purposes = as_list(&s["Condition"]["StringEquals"]["kms:EncryptionContext:vigil:purpose"]);
+            assert!(!purposes.is_empty(), "{s}: Decrypt bound to a purpose");
+            for p in principals(s) {
+                decrypters.insert(
+                    p,
+                    purposes.iter().map(|v| v.as_str().unwrap().to_owned()).collect::<BTreeSet<_>>(),
+                );
+            }
+        }
+    }
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        decrypters,
+        BTreeMap::from([
+            ("ComplianceRole".to_owned(), set(&["party", "quarantine"])),
+            // Screening needs the payee's name in memory; quarantined payloads it never opens.
+            ("ScorerRole".to_owned(), set(&["party"])),
+        ])
+    );
+
+    // Analysts: lake and reports; the field key and the quarantine explicitly denied.
+    let analyst = role_statements(&t, "AnalystRole");
+    let denied = analyst.iter().find(|s| s["Effect"] == "Deny").expect("an explicit deny");
+    let denied_resources = denied["Resource"].to_string();
+    assert!(denied_resources.contains("FieldKey") && denied_resources.contains("QuarantineBucket"));
+    let allowed = analyst
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .map(|s| s["Resource"].to_string())
+        .collect::<String>();
+    for never in ["AuditBucket", "QuarantineBucket", "FieldKey", "TokenKeySecret"] {
+        assert!(!allowed.contains(never), "analyst reaches {never}");
+    }
+
+    // Compliance: assumed with MFA only.
+    let trust = &t.resource("ComplianceRole").unwrap().properties["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Condition"]["Bool"]["aws:MultiFactorAuthPresent"], "true");
+
+    // Auditors: the trail and reports, read-only by an explicit deny.
+    let auditor = role_statements(&t, "AuditorRole");
+    assert!(
+        auditor.iter().any(|s| s["Effect"] == "Allow" && s["Resource"].to_string().contains("AuditBucket"))
+    );
+    let deny = auditor.iter().find(|s| s["Effect"] == "Deny").expect("read-only by a deny");
+    for a in ["s3:Put*", "s3:Delete*"] {
+        assert!(as_list(&deny["Action"]).iter().any(|x| x == a), "{a}");
+    }
+    assert!(!auditor.iter().any(|s| s["Resource"].to_string().contains("FieldKey")));
+
+    // The quarantine bucket: only compliance reads refused payloads.
+    let quarantine = by_sid(&t, "QuarantineBucketPolicy", "PolicyDocument");
+    let reads = &quarantine["ComplianceReadsOnly"];
+    assert_eq!(reads["Effect"], "Deny");
+    assert_eq!(target(&reads["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]), Some("ComplianceRole"));
+
+    // The trail: Object Lock in compliance mode; entries created once, never deleted, and
+    // written only by the scorer, the copier and compliance.
+    let bucket = t.resource("AuditBucket").unwrap();
+    assert_eq!(bucket.properties["ObjectLockEnabled"], true);
+    assert_eq!(
+        bucket.properties["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"],
+        "COMPLIANCE"
+    );
+    let audit = by_sid(&t, "AuditBucketPolicy", "PolicyDocument");
+    assert_eq!(audit["CreateOnly"]["Condition"]["Null"]["s3:if-none-match"], "true");
+    let no_deletes = as_list(&audit["NoDeletes"]["Action"]);
+    for a in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketVersioning"] {
+        assert!(no_deletes.iter().any(|x| x == a), "{a}");
+    }
+    let writers: BTreeSet<String> =
+        as_list(&audit["WritersOnly"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+            .iter()
+            .filter_map(|v| target(v).map(str::to_owned))
+            .collect();
+    assert_eq!(writers, set(&["BackupRole", "ComplianceRole", "ScorerRole"]));
+    // The token key is generated by Secrets Manager: never a value in the template.
+    let secret = &t.resource("TokenKeySecret").unwrap().properties;
+    assert!(secret["GenerateSecretString"].is_object() && secret["SecretString"].is_null());
+}
