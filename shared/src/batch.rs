@@ -233,6 +233,18 @@ mod tests {
             .collect()
     }
 
+    /// The test batch through `process_batch`, with the test keys.
+    fn run<S: StateStore>(scorer: &Scorer<S, NoModel>, q: &MemoryQuarantine) -> BatchReport {
+        block_on(process_batch(
+            scorer,
+            &crate::privacy::Privacy::for_tests(),
+            q,
+            &records(),
+            Currency::USD,
+            now(),
+        ))
+    }
+
     fn now() -> DateTime<Utc> {
         "2024-01-01T00:00:00Z".parse().unwrap()
     }
@@ -241,14 +253,7 @@ mod tests {
     fn every_record_ends_scored_or_quarantined_with_its_reason() {
         let scorer = Scorer::new(MemoryStateStore::default(), NoModel, Policy::default());
         let q = MemoryQuarantine::default();
-        let report = block_on(process_batch(
-            &scorer,
-            &crate::privacy::Privacy::for_tests(),
-            &q,
-            &records(),
-            Currency::USD,
-            now(),
-        ));
+        let report = run(&scorer, &q);
 
         assert_eq!(report.retry_from, None);
         let positions: Vec<&str> = report.scored.iter().map(|s| s.position.as_str()).collect();
@@ -270,27 +275,13 @@ mod tests {
         let scorer = Scorer::new(FaultyStore::default(), NoModel, Policy::default());
         let q = MemoryQuarantine::default();
         scorer.store().down.store(true, Ordering::SeqCst);
-        let failed = block_on(process_batch(
-            &scorer,
-            &crate::privacy::Privacy::for_tests(),
-            &q,
-            &records(),
-            Currency::USD,
-            now(),
-        ));
+        let failed = run(&scorer, &q);
         assert_eq!(failed.retry_from.as_deref(), Some("1"));
         assert!(failed.error.unwrap().contains("throttled"));
         assert!(q.records().is_empty(), "nothing half-done");
 
         scorer.store().down.store(false, Ordering::SeqCst);
-        let retried = block_on(process_batch(
-            &scorer,
-            &crate::privacy::Privacy::for_tests(),
-            &q,
-            &records(),
-            Currency::USD,
-            now(),
-        ));
+        let retried = run(&scorer, &q);
         assert_eq!(retried.retry_from, None);
         assert!(matches!(retried.scored[0].outcome, Outcome::Decided(..)));
         assert_eq!(q.records().len(), 2);

@@ -505,6 +505,17 @@ impl Expected {
 }
 
 /// The stack `vigil` from template.yaml on `moto`, with these template parameters.
+/// The inboxes the alert topics' e-mail subscriptions stand for.
+pub const OPS: &str = "ops@example.com";
+pub const COMPLIANCE: &str = "compliance@example.com";
+
+/// The template's stack with both inboxes, and retried alerts waiting out a lease of
+/// seconds locally, not half a minute.
+pub async fn alerting_stack(moto: &Moto) -> (SdkConfig, vigil_local::LocalStack) {
+    template_stack(moto, &[("AlertEmail", OPS), ("ComplianceEmail", COMPLIANCE), ("AlertLeaseSeconds", "2")])
+        .await
+}
+
 pub async fn template_stack(
     moto: &Moto,
     parameters: &[(&str, &str)],

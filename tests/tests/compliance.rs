@@ -6,20 +6,13 @@
 #![recursion_limit = "256"]
 
 use std::time::Duration;
-use vigil_local::LocalStack;
 use vigil_local::e2e::{self, Options};
 use vigil_shared::aws::lists::{self, ListObjects};
 use vigil_tests::{Moto, events, init_logs};
 
-const OPS: &str = "ops@example.com";
-const COMPLIANCE: &str = "compliance@example.com";
+use vigil_tests::{COMPLIANCE, OPS};
 const SDN: &[u8] = include_bytes!("../../infra/sanctions/demo/sdn.csv");
 const ALT: &[u8] = include_bytes!("../../infra/sanctions/demo/alt.csv");
-
-async fn stack(moto: &Moto) -> (aws_config::SdkConfig, LocalStack) {
-    let parameters = [("AlertEmail", OPS), ("ComplianceEmail", COMPLIANCE), ("AlertLeaseSeconds", "2")];
-    vigil_tests::template_stack(moto, &parameters).await
-}
 
 /// Six payers who usually pay a shop pay one collector within a day; a transfer to a
 /// listed payee; a listed customer; cash over the CTR threshold on one business day.
@@ -60,7 +53,7 @@ fn payloads() -> Vec<String> {
 async fn compliance_alerts_reach_the_compliance_inbox_only_and_ctrs_the_lake() {
     init_logs();
     let moto = Moto::start();
-    let (config, stack) = stack(&moto).await;
+    let (config, stack) = vigil_tests::alerting_stack(&moto).await;
     let payloads = payloads();
     let options = Options {
         request_size: 10,

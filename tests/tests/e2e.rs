@@ -9,20 +9,13 @@ use vigil_local::e2e::{self, Options};
 use vigil_local::{LocalStack, Template};
 use vigil_tests::{Moto, events, init_logs};
 
-const OPS: &str = "ops@example.com";
-const COMPLIANCE: &str = "compliance@example.com";
-
-async fn stack(moto: &Moto) -> (aws_config::SdkConfig, LocalStack) {
-    // A retried alert waits out the lease: seconds locally, not half a minute.
-    let parameters = [("AlertEmail", OPS), ("ComplianceEmail", COMPLIANCE), ("AlertLeaseSeconds", "2")];
-    vigil_tests::template_stack(moto, &parameters).await
-}
+use vigil_tests::{COMPLIANCE, OPS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once() {
     init_logs();
     let moto = Moto::start();
-    let (config, stack) = stack(&moto).await;
+    let (config, stack) = vigil_tests::alerting_stack(&moto).await;
     // The template's event source settings came through.
     let source = &stack.stream_sources[0];
     assert_eq!(source.function, "ScorerFunction");
@@ -85,7 +78,7 @@ async fn every_transaction_is_decided_and_every_alert_reaches_the_ops_inbox_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stack_is_created_as_the_template_declares_it() {
     let moto = Moto::start();
-    let (config, stack) = stack(&moto).await;
+    let (config, stack) = vigil_tests::alerting_stack(&moto).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = &stack.resources["StateTable"].reference;
     let ttl = dynamodb.describe_time_to_live().table_name(table).send().await.unwrap();

@@ -9,19 +9,12 @@
 
 use std::path::Path;
 use std::time::Duration;
-use vigil_local::LocalStack;
 use vigil_local::e2e::{self, Options};
 use vigil_shared::aws::lambda::{self, ProducerHandler};
 use vigil_shared::privacy::{Purpose, Sealed};
 use vigil_tests::{Moto, events};
 
-const OPS: &str = "ops@example.com";
-const COMPLIANCE: &str = "compliance@example.com";
-
-async fn stack(moto: &Moto) -> (aws_config::SdkConfig, LocalStack) {
-    let parameters = [("AlertEmail", OPS), ("ComplianceEmail", COMPLIANCE), ("AlertLeaseSeconds", "2")];
-    vigil_tests::template_stack(moto, &parameters).await
-}
+use vigil_tests::{COMPLIANCE, OPS};
 
 /// A Luhn-valid 16-digit card number starting with `prefix`.
 fn pan(prefix: &str, n: u64) -> String {
@@ -157,7 +150,7 @@ async fn nothing_the_stack_stores_or_logs_holds_a_card_number_account_number_or_
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     vigil_shared::logging::init_with(std::sync::Mutex::new(std::fs::File::create(&log).unwrap()), "info");
     let moto = Moto::start();
-    let (config, stack) = stack(&moto).await;
+    let (config, stack) = vigil_tests::alerting_stack(&moto).await;
     let Fed { payloads, secrets } = fed();
     let privacy = e2e::stack_privacy(&config, &stack).await.unwrap();
 
