@@ -123,8 +123,9 @@ impl fmt::Display for CustomerId {
 /// `****1234`: keeps the last four characters (fewer for short ids, so a 4-character
 /// id is not shown whole).
 pub fn mask(raw: &str) -> String {
-    let keep = if raw.len() > 6 { 4 } else { raw.len() / 2 };
-    format!("****{}", &raw[raw.len() - keep..])
+    let chars = raw.chars().count();
+    let keep = if chars > 6 { 4 } else { chars / 2 };
+    format!("****{}", raw.chars().skip(chars - keep).collect::<String>())
 }
 
 #[cfg(test)]

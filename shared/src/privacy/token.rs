@@ -92,6 +92,14 @@ impl Tokeniser {
 }
 
 fn token(key: &TokenKey, raw: &str) -> String {
+    // A card number written in groups (`4111 1111 1111 1111`) is the same card.
+    let compact: String;
+    let raw = if raw.contains([' ', '-']) {
+        compact = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if bin(&compact).is_some() { compact.as_str() } else { raw }
+    } else {
+        raw
+    };
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(&key.key).unwrap_or_else(|_| unreachable!("any length"));
     mac.update(raw.as_bytes());
@@ -100,7 +108,8 @@ fn token(key: &TokenKey, raw: &str) -> String {
     // scanner for card numbers would flag.
     let tag: String =
         digest.iter().flat_map(|b| [b >> 4, b & 15]).take(TAG_LETTERS).map(|n| (b'a' + n) as char).collect();
-    let last4 = &raw[raw.len().saturating_sub(4)..];
+    // The last four characters, not bytes: an id may be any UTF-8.
+    let last4 = &raw[raw.char_indices().rev().nth(3).map_or(0, |(i, _)| i)..];
     let v = key.version;
     match bin(raw) {
         Some(bin) => format!("{PREFIX}{v}_{bin}_{last4}_{tag}"),
@@ -139,17 +148,22 @@ impl<'a> Parsed<'a> {
         let rest = text.strip_prefix(PREFIX)?;
         let (version, rest) = rest.split_once('_')?;
         let version: u16 = version.parse().ok()?;
+        // Any text reaches here (a raw id is checked before it is tokenised): slice only
+        // where `get` says a character boundary is.
         let tag_at = rest.len().checked_sub(TAG_LETTERS + 1)?;
-        let (head, tag) = rest.split_at(tag_at);
-        if !tag.starts_with('_') || !tag[1..].bytes().all(|b| (b'a'..=b'p').contains(&b)) {
+        let (head, tag) = (rest.get(..tag_at)?, rest.get(tag_at..)?);
+        let letters = tag.strip_prefix('_')?;
+        if !letters.bytes().all(|b| (b'a'..=b'p').contains(&b)) {
             return None;
         }
-        match head.len() {
+        match head.split_once('_') {
             // `411111_1111`
-            11 if head.as_bytes()[6] == b'_' => {
-                Some(Self { version, bin: Some(&head[..6]), last4: &head[7..] })
+            Some((bin, last4))
+                if bin.len() == 6 && bin.bytes().all(|b| b.is_ascii_digit()) && last4.len() == 4 =>
+            {
+                Some(Self { version, bin: Some(bin), last4 })
             }
-            1..=4 => Some(Self { version, bin: None, last4: head }),
+            _ if head.chars().count() <= 4 => Some(Self { version, bin: None, last4: head }),
             _ => None,
         }
     }
@@ -211,6 +225,33 @@ mod tests {
         assert!(t.is_token(&before), "old tokens are still recognised");
         assert_eq!(t.lookup_tokens("12345678", now), vec![t.tokenise("12345678"), before]);
         assert_eq!(t.lookup_tokens("12345678", now + chrono::TimeDelta::seconds(1)).len(), 1);
+    }
+
+    #[test]
+    fn any_text_tokenises_once_without_panicking() {
+        let t = tokeniser(b"0123456789abcdef0123456789abcdef");
+        // Grouped digits are the same card.
+        assert_eq!(t.tokenise("4111 1111 1111 1111"), t.tokenise("4111111111111111"));
+        assert_eq!(t.tokenise("4111-1111-1111-1111"), t.tokenise("4111111111111111"));
+        for raw in ["客户编号12", "Ünïcödé", "é", "tk1_é", "tk1_ab_cdefghijklmnopabcdéé", "a_b", ""]
+        {
+            let once = t.tokenise(raw);
+            assert!(t.is_token(&once), "{raw} → {once}");
+            assert_eq!(t.tokenise(&once), once, "{raw}: tokenised once");
+            let _ = display(raw);
+        }
+        assert!(t.tokenise("客户编号12").contains("_编号12_"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_text_tokenises_once_and_shows_no_more_than_four_of_its_characters(raw in "\\PC{0,30}") {
+            let t = tokeniser(b"0123456789abcdef0123456789abcdef");
+            let once = t.tokenise(&raw);
+            proptest::prop_assert_eq!(t.tokenise(&once), once.clone());
+            proptest::prop_assert!(display(&once).chars().filter(|c| *c != '*').count() <= 10);
+            let _ = display(&raw);
+        }
     }
 
     #[test]
