@@ -55,7 +55,11 @@ pub fn verify(command: AuditCommand) -> Result<()> {
                 Ok(())
             }
             Err(broken) => {
-                println!("audit trail broken at {broken}; {} entries before it intact", broken.intact);
+                let n = broken.intact;
+                println!(
+                    "audit trail broken at {broken}; {n} {} before it intact",
+                    if n == 1 { "entry" } else { "entries" }
+                );
                 bail!("the audit trail does not verify")
             }
         }

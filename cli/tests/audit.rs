@@ -103,10 +103,24 @@ async fn a_tampered_audit_trail_is_named_by_audit_verify() {
     s3.delete_object().bucket("audit-2").key(S3AuditStore::key(2)).send().await.unwrap();
     let missing = vigil(&moto, &me, &["audit", "verify", "--bucket", "audit-2"]);
     assert!(!missing.status.success());
+    assert_eq!(
+        text(&missing.stdout).trim(),
+        "audit trail broken at entry 2: deleted (a delete marker hides it); 1 entry before it intact"
+    );
+
+    // The newest entry deleted: nothing after it is missing, yet the tail is found short.
+    let s3 = locked_bucket(&config, "audit-3").await;
+    let trail = AuditTrail::new(S3AuditStore::new(s3.clone(), "audit-3"));
+    for i in 0..3 {
+        trail.append(record(i)).await.unwrap();
+    }
+    s3.delete_object().bucket("audit-3").key(S3AuditStore::key(3)).send().await.unwrap();
+    let truncated = vigil(&moto, &me, &["audit", "verify", "--bucket", "audit-3"]);
+    assert!(!truncated.status.success());
     assert!(
-        text(&missing.stdout).starts_with("audit trail broken at entry 2: missing"),
+        text(&truncated.stdout).starts_with("audit trail broken at entry 3: deleted"),
         "{}",
-        text(&missing.stdout)
+        text(&truncated.stdout)
     );
 }
 

@@ -86,12 +86,15 @@ pub enum Problem {
     Altered(&'static str),
     /// The next entry was chained to another hash: this one was replaced.
     Replaced,
+    /// Hidden behind a delete marker (its versions are still kept).
+    Deleted,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::Missing => f.write_str("missing"),
+            Problem::Deleted => f.write_str("deleted (a delete marker hides it)"),
             Problem::Rewritten { versions } => write!(f, "written over ({versions} versions)"),
             Problem::Unreadable(why) => write!(f, "unreadable ({why})"),
             Problem::Misplaced { carries } => {
@@ -137,6 +140,9 @@ pub fn verify(stored: &[StoredEntry]) -> Result<Verified, Broken> {
         let broken = |seq, problem| Broken { seq, problem, intact: i };
         if s.seq != expected {
             return Err(broken(expected, Problem::Missing));
+        }
+        if s.deleted {
+            return Err(broken(s.seq, Problem::Deleted));
         }
         if s.versions > 1 {
             return Err(broken(s.seq, Problem::Rewritten { versions: s.versions }));

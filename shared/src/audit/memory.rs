@@ -43,6 +43,7 @@ impl AuditStore for MemoryAuditStore {
             seq: *seq,
             bytes: v.last().cloned().unwrap_or_default(),
             versions: v.len(),
+            deleted: false,
         }))
     }
 
@@ -63,6 +64,7 @@ impl AuditStore for MemoryAuditStore {
                 seq: *seq,
                 bytes: v.last().cloned().unwrap_or_default(),
                 versions: v.len(),
+                deleted: false,
             })
             .collect())
     }

@@ -95,6 +95,8 @@ pub struct StoredEntry {
     pub seq: u64,
     pub bytes: Vec<u8>,
     pub versions: usize,
+    /// Hidden behind a delete marker: listed among the versions, not among the entries.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -98,7 +98,7 @@ impl S3AuditStore {
 impl AuditStore for S3AuditStore {
     async fn head(&self) -> Result<Option<StoredEntry>, AuditError> {
         let Some(&seq) = self.numbers().await?.last() else { return Ok(None) };
-        Ok(Some(StoredEntry { seq, bytes: self.read(seq).await?, versions: 1 }))
+        Ok(Some(StoredEntry { seq, bytes: self.read(seq).await?, versions: 1, deleted: false }))
     }
 
     async fn create(&self, seq: u64, bytes: Vec<u8>) -> Result<bool, AuditError> {
@@ -122,11 +122,18 @@ impl AuditStore for S3AuditStore {
 
     async fn entries(&self) -> Result<Vec<StoredEntry>, AuditError> {
         let versions = self.versions().await?;
+        let listed = self.numbers().await?;
         let mut out = Vec::new();
-        // Listed entries only: one whose newest version is a delete marker is missing.
-        for seq in self.numbers().await? {
-            let bytes = self.read(seq).await?;
-            out.push(StoredEntry { seq, bytes, versions: versions.get(&seq).copied().unwrap_or(1) });
+        // An entry whose newest version is a delete marker is not listed, but its versions
+        // are (Object Lock keeps them): so a deleted newest entry is found too.
+        let all: std::collections::BTreeSet<u64> = listed.iter().chain(versions.keys()).copied().collect();
+        for seq in all {
+            let versions = versions.get(&seq).copied().unwrap_or(1);
+            if listed.binary_search(&seq).is_ok() {
+                out.push(StoredEntry { seq, bytes: self.read(seq).await?, versions, deleted: false });
+            } else {
+                out.push(StoredEntry { seq, bytes: Vec::new(), versions, deleted: true });
+            }
         }
         Ok(out)
     }
