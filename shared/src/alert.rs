@@ -43,6 +43,15 @@ pub enum Audience {
     Compliance,
 }
 
+impl Audience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::FraudOps => "fraud_ops",
+            Audience::Compliance => "compliance",
+        }
+    }
+}
+
 /// An alert carries no raw customer identifier: only its masked form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

@@ -1,8 +1,9 @@
 //! The decision lake: every decision and label, for reports, audits and retraining.
 
-use crate::alert::DeliveryError;
+use crate::alert::{Alert, DeliveryError};
 use crate::aml::{CtrFiling, FlowEvent};
 use crate::decision::Decision;
+use crate::features::Features;
 use crate::ids::TransactionId;
 use crate::label::LabelEvent;
 use crate::money::{Amount, Currency};
@@ -13,7 +14,49 @@ use std::future::Future;
 use std::sync::Mutex;
 
 #[cfg(feature = "aws")]
+mod dir;
+#[cfg(feature = "aws")]
 pub mod parquet;
+#[cfg(feature = "aws")]
+pub use dir::DirLake;
+
+/// When a row entered the lake, which is what a report's `as_of` compares with. Live, it
+/// is the batch's processing time; a replay of history uses each event's own time (a
+/// transaction ingested when it happened, a label when it became known), so `as_of`
+/// works on history as it does live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    At(DateTime<Utc>),
+    EventTime,
+}
+
+impl Clock {
+    pub fn ingested(self, event_time: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Clock::At(now) => now,
+            Clock::EventTime => event_time,
+        }
+    }
+}
+
+/// What decided: the model's version and a digest of the rest of the configuration
+/// (thresholds, rules, feature windows, AML parameters, lists), as the audit trail
+/// records them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Versions {
+    pub model: String,
+    pub rules: String,
+}
+
+const FNV_OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+
+fn fnv(mut h: u128, bytes: impl Iterator<Item = u8>) -> u128 {
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    for b in bytes {
+        h = (h ^ u128::from(b)).wrapping_mul(PRIME);
+    }
+    h
+}
 
 /// Names a batch by its content: the same events in the same order give the same key,
 /// whichever process or attempt handles them, so a redelivered batch overwrites its own
@@ -25,12 +68,23 @@ impl BatchKey {
     /// 128-bit FNV-1a over each event's kind and subject (stable across builds, unlike
     /// the std hasher).
     pub fn of<'a>(events: impl IntoIterator<Item = &'a crate::wire::Event>) -> Self {
-        const PRIME: u128 = 0x0000000001000000000000000000013B;
-        let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+        let mut h = FNV_OFFSET;
         for e in events {
-            for b in e.kind().bytes().chain([0]).chain(e.subject().as_str().bytes()).chain([0]) {
-                h = (h ^ u128::from(b)).wrapping_mul(PRIME);
-            }
+            h = fnv(h, e.kind().bytes().chain([0]).chain(e.subject().as_str().bytes()).chain([0]));
+        }
+        Self(format!("{h:032x}"))
+    }
+
+    /// This key extended by `more` (the positions of records that have no content to
+    /// name: quarantined ones). Extending by nothing keeps the key.
+    pub fn and<'a>(self, more: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut more = more.into_iter().peekable();
+        if more.peek().is_none() {
+            return self;
+        }
+        let mut h = fnv(FNV_OFFSET, self.0.bytes());
+        for m in more {
+            h = fnv(h, m.bytes().chain([0]));
         }
         Self(format!("{h:032x}"))
     }
@@ -58,6 +112,10 @@ pub struct LakeRow<'a> {
     pub amount: Amount,
     pub currency: Currency,
     pub decision: &'a Decision,
+    /// What the model saw (a new card decision; a redelivered one has them in its first row).
+    pub features: Option<&'a Features>,
+    /// The sanctions lists screened against (transfers, profiles).
+    pub list_version: Option<&'a str>,
 }
 
 impl<'a> LakeRow<'a> {
@@ -74,7 +132,13 @@ impl<'a> LakeRow<'a> {
             amount: tx.amount,
             currency: tx.currency,
             decision,
+            features: None,
+            list_version: None,
         }
+    }
+
+    pub fn with_features(self, features: Option<&'a Features>) -> Self {
+        LakeRow { features, ..self }
     }
 
     pub fn flow(flow: &'a Flow, decision: &'a Decision) -> Self {
@@ -96,6 +160,8 @@ impl<'a> LakeRow<'a> {
             amount: flow.amount(),
             currency: flow.currency,
             decision,
+            features: None,
+            list_version: None,
         }
     }
 }
@@ -106,11 +172,28 @@ pub struct Lake<'a> {
     pub decisions: &'a [LakeRow<'a>],
     pub labels: &'a [&'a LabelEvent],
     pub filings: &'a [&'a CtrFiling],
+    pub alerts: &'a [Alert],
+    /// The reject code of each record the batch quarantined.
+    pub quarantined: &'a [&'static str],
+    pub versions: &'a Versions,
+    pub clock: Clock,
+}
+
+impl Lake<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty()
+            && self.labels.is_empty()
+            && self.filings.is_empty()
+            && self.alerts.is_empty()
+            && self.quarantined.is_empty()
+    }
 }
 
 pub trait DecisionArchive: Send + Sync {
-    /// Stores one batch's decisions and labels under its key. Storing the same batch again
-    /// replaces what it stored, so a retried batch leaves no duplicate rows.
+    /// Stores one batch's rows under its key, once: storing the same batch again keeps
+    /// what the first attempt stored (and so its `ingested_at`). A batch that returns in
+    /// another shape (bisected, restarted at a checkpoint) repeats rows under another
+    /// key; the reports' views keep each row's first ingestion (`infra/reports`).
     fn put(
         &self,
         batch: &BatchKey,
@@ -138,7 +221,7 @@ impl DecisionArchive for MemoryArchive {
             lake.labels.iter().map(|l| (*l).clone()).collect(),
             lake.filings.iter().map(|f| (*f).clone()).collect(),
         );
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(batch.as_str().to_owned(), row);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(batch.as_str().to_owned()).or_insert(row);
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::alert::Alert;
 use crate::aml::CtrFiling;
+use crate::archive::LakeRow;
 use crate::compliance::Finding;
 use crate::decision::Decision;
 use crate::label::LabelEvent;
@@ -75,6 +76,8 @@ pub struct BatchReport {
     /// Each valid record in order, with its outcome.
     pub scored: Vec<Scored>,
     pub quarantined: usize,
+    /// Each quarantined record's position and reject code.
+    pub rejected: Vec<(String, &'static str)>,
     /// Set when the batch must be redelivered from this record on (a Kinesis batch item
     /// failure, a Kafka error). Nothing was applied in that case, so the first record.
     pub retry_from: Option<String>,
@@ -90,6 +93,23 @@ impl BatchReport {
             error: Some(error),
             ..BatchReport::default()
         }
+    }
+
+    /// The lake's decision rows: card payments (with the features a new decision saw),
+    /// transfers and cash (with the lists screened against).
+    pub fn lake_rows(&self) -> Vec<LakeRow<'_>> {
+        let cards = self.scored.iter().filter_map(|s| match (&s.event, &s.outcome) {
+            (Event::Transaction(tx), Outcome::Decided(d, f)) => {
+                Some(LakeRow::card(tx, d).with_features(Some(f)))
+            }
+            (Event::Transaction(tx), Outcome::Duplicate(d)) => Some(LakeRow::card(tx, d)),
+            _ => None,
+        });
+        let flows = self.flows().map(|(f, finding)| LakeRow {
+            list_version: finding.list_version.as_deref(),
+            ..LakeRow::flow(f, &finding.decision)
+        });
+        cards.chain(flows).collect()
     }
 
     /// Transactions decided (new or redelivered), with their decisions.
@@ -196,6 +216,7 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
         Err(e) => return retry(e.to_string()),
     };
     let quarantined = bad.len();
+    let rejected = bad.iter().map(|q| (q.position.clone(), q.code)).collect();
     if !bad.is_empty()
         && let Err(e) = quarantine.put(bad).await
     {
@@ -207,7 +228,7 @@ pub async fn process_batch<S: StateStore, M: FraudModel, Q: Quarantine>(
         .zip(outcomes)
         .map(|((position, event), outcome)| Scored { position: position.to_owned(), event, outcome })
         .collect();
-    BatchReport { scored, quarantined, retry_from: None, error: None }
+    BatchReport { scored, quarantined, rejected, retry_from: None, error: None }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! whole batch again.
 
 use crate::alert::{AlertSink, Audience, DeliveryError};
-use crate::archive::{BatchKey, DecisionArchive, Lake, LakeRow};
+use crate::archive::{BatchKey, Clock, DecisionArchive, Lake, Versions};
 use crate::batch::{BatchReport, Quarantine, StreamRecord, process_batch};
 use crate::decision::Verdict;
 use crate::model::FraudModel;
@@ -21,6 +21,8 @@ pub struct Pipeline<S, M, Q, A, L> {
     pub alerts: L,
     /// For transactions that name no currency.
     pub currency: Currency,
+    /// The scorer's model and rule-set versions, recorded on every lake row.
+    pub versions: Versions,
 }
 
 /// Counts of one batch, for metrics and logs.
@@ -80,6 +82,39 @@ impl Tally {
     }
 }
 
+/// Stores what `report` adds to the lake (decisions, rule hits, labels, CTR filings,
+/// `alerts`, quarantine counts) under the batch's key; the scorer and `vigil replay --lake`
+/// both go through here, on their own clocks.
+pub async fn archive<A: DecisionArchive>(
+    archive: &A,
+    report: &BatchReport,
+    alerts: &[crate::alert::Alert],
+    versions: &Versions,
+    clock: Clock,
+) -> Result<(), DeliveryError> {
+    let rows = report.lake_rows();
+    let labels: Vec<_> = report.labels().collect();
+    let filings: Vec<_> = report.filings().collect();
+    let codes: Vec<&'static str> = report.rejected.iter().map(|(_, code)| *code).collect();
+    let lake = Lake {
+        decisions: &rows,
+        labels: &labels,
+        filings: &filings,
+        alerts,
+        quarantined: &codes,
+        versions,
+        clock,
+    };
+    if lake.is_empty() {
+        return Ok(());
+    }
+    // The valid records by content, the quarantined ones by position (their content may
+    // not even parse).
+    let key = BatchKey::of(report.scored.iter().map(|s| &s.event))
+        .and(report.rejected.iter().map(|(position, _)| position.as_str()));
+    archive.put(&key, &lake).await
+}
+
 impl<S: StateStore, M: FraudModel, Q: Quarantine, A: DecisionArchive, L: AlertSink> Pipeline<S, M, Q, A, L> {
     #[tracing::instrument(skip_all, fields(records = records.len()))]
     pub async fn run(&self, records: &[StreamRecord<'_>], now: DateTime<Utc>) -> BatchReport {
@@ -88,7 +123,7 @@ impl<S: StateStore, M: FraudModel, Q: Quarantine, A: DecisionArchive, L: AlertSi
         if report.retry_from.is_some() {
             return report;
         }
-        match self.deliver(&report).await {
+        match self.deliver(&report, now).await {
             Ok(()) => report,
             Err(e) => {
                 tracing::warn!(error = %e, "delivery failed, asking for the batch again");
@@ -97,19 +132,9 @@ impl<S: StateStore, M: FraudModel, Q: Quarantine, A: DecisionArchive, L: AlertSi
         }
     }
 
-    async fn deliver(&self, report: &BatchReport) -> Result<(), DeliveryError> {
-        let rows: Vec<LakeRow<'_>> = report
-            .decisions()
-            .map(|(tx, d)| LakeRow::card(tx, d))
-            .chain(report.flows().map(|(f, finding)| LakeRow::flow(f, &finding.decision)))
-            .collect();
-        let labels: Vec<_> = report.labels().collect();
-        let filings: Vec<_> = report.filings().collect();
-        if !rows.is_empty() || !labels.is_empty() || !filings.is_empty() {
-            let key = BatchKey::of(report.scored.iter().map(|s| &s.event));
-            self.archive.put(&key, &Lake { decisions: &rows, labels: &labels, filings: &filings }).await?;
-        }
+    async fn deliver(&self, report: &BatchReport, now: DateTime<Utc>) -> Result<(), DeliveryError> {
         let alerts = report.alerts();
+        archive(&self.archive, report, &alerts, &self.versions, Clock::At(now)).await?;
         if !alerts.is_empty() {
             self.alerts.send(&alerts).await?;
         }
@@ -151,6 +176,7 @@ mod tests {
             archive: MemoryArchive::default(),
             alerts,
             currency: Currency::USD,
+            versions: Versions::default(),
         }
     }
 

@@ -1,5 +1,5 @@
-//! S3: the decision lake (Parquet, `decisions/dt=YYYY-MM-DD/<batch>.parquet` and
-//! `labels/dt=…/<batch>.parquet`), quarantined records (JSON lines), and reading the
+//! S3: the decision lake (Parquet, `<table>/dt=YYYY-MM-DD/<batch>.parquet`: see
+//! `archive::parquet`), quarantined records (JSON lines), and reading the
 //! batch files upstream systems drop for the producer.
 
 use super::{PARALLELISM, describe};
@@ -11,9 +11,8 @@ use crate::redact::scrub;
 use crate::store::StoreError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// An S3 client; path-style addressing when an endpoint is configured (`AWS_ENDPOINT_URL`,
@@ -146,37 +145,28 @@ impl S3Lake {
     }
 }
 
-fn by_day<T>(rows: &[T], day: impl Fn(&T) -> NaiveDate) -> BTreeMap<NaiveDate, Vec<&T>> {
-    let mut out: BTreeMap<NaiveDate, Vec<&T>> = BTreeMap::new();
-    for r in rows {
-        out.entry(day(r)).or_default().push(r);
-    }
-    out
-}
-
 impl DecisionArchive for S3Lake {
-    /// One object per table and day a batch touches, named by the batch key: a retried
-    /// batch overwrites its own objects.
+    /// One object per table and day a batch touches, named by the batch key and created
+    /// once (`If-None-Match: *`): a retried batch finds its objects there and keeps them.
     async fn put(&self, batch: &BatchKey, lake: &Lake<'_>) -> Result<(), DeliveryError> {
-        let mut objects = Vec::new();
-        for (day, rows) in by_day(lake.decisions, |r| r.at.date_naive()) {
-            let rows: Vec<_> = rows.into_iter().copied().collect();
-            let body = parquet::decisions(&rows).map_err(error)?;
-            objects.push((format!("decisions/dt={day}/{}.parquet", batch.as_str()), body));
-        }
-        for (day, rows) in by_day(lake.labels, |l| l.known_at.date_naive()) {
-            let rows: Vec<_> = rows.into_iter().copied().collect();
-            let body = parquet::labels(&rows).map_err(error)?;
-            objects.push((format!("labels/dt={day}/{}.parquet", batch.as_str()), body));
-        }
-        for (day, rows) in by_day(lake.filings, |f| f.business_day) {
-            let rows: Vec<_> = rows.into_iter().copied().collect();
-            let body = parquet::filings(&rows).map_err(error)?;
-            objects.push((format!("ctr_filings/dt={day}/{}.parquet", batch.as_str()), body));
-        }
-        let puts = objects
-            .into_iter()
-            .map(|(key, body)| put(&self.client, &self.bucket, key, body, "application/vnd.apache.parquet"));
+        let puts = parquet::objects(batch, lake).map_err(error)?.into_iter().map(|o| async move {
+            let sent = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(o.key)
+                .if_none_match("*")
+                .content_type("application/vnd.apache.parquet")
+                .body(ByteStream::from(o.body))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(()),
+                // 412: stored by an earlier attempt. 409: a concurrent attempt is storing it.
+                Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(()),
+                Err(e) => Err(error(e)),
+            }
+        });
         stream::iter(puts).buffer_unordered(PARALLELISM).try_collect::<Vec<()>>().await?;
         Ok(())
     }

@@ -26,13 +26,6 @@ fn attribute(data_type: &str, value: String) -> Result<MessageAttributeValue, De
     MessageAttributeValue::builder().data_type(data_type).string_value(value).build().map_err(error)
 }
 
-fn audience_name(audience: Audience) -> &'static str {
-    match audience {
-        Audience::FraudOps => "fraud_ops",
-        Audience::Compliance => "compliance",
-    }
-}
-
 /// A one-line subject for e-mail subscribers (SNS allows 100 characters).
 pub fn subject(alert: &Alert) -> String {
     let kind = match alert.audience() {
@@ -83,7 +76,7 @@ impl SnsNotifier {
             .message(alert.to_string())
             .message_attributes("alert_id", attribute("String", alert.id.clone())?)
             .message_attributes("severity", attribute("String", alert.severity.as_str().to_owned())?)
-            .message_attributes("audience", attribute("String", audience_name(alert.audience()).to_owned())?)
+            .message_attributes("audience", attribute("String", alert.audience().as_str().to_owned())?)
             .message_attributes("verdict", attribute("String", alert.verdict.to_string())?)
             .message_attributes("transaction_id", attribute("String", alert.transaction_id.to_string())?)
             .message_attributes(

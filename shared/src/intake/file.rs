@@ -684,7 +684,19 @@ mod tests {
         let tx = crate::test_support::tx("t7", "c1", "p1", "20.5", "2018-04-01T10:00:00Z");
         let d =
             Decision { transaction_id: tx.id.clone(), score: 0.1, verdict: Verdict::Accept, reasons: vec![] };
-        let bytes = crate::archive::parquet::decisions(&[crate::archive::LakeRow::card(&tx, &d)]).unwrap();
+        use crate::archive::{BatchKey, Clock, Lake, LakeRow, Versions};
+        let rows = [LakeRow::card(&tx, &d)];
+        let v = Versions::default();
+        let lake = Lake {
+            decisions: &rows,
+            labels: &[],
+            filings: &[],
+            alerts: &[],
+            quarantined: &[],
+            versions: &v,
+            clock: Clock::EventTime,
+        };
+        let bytes = crate::archive::parquet::objects(&BatchKey::default(), &lake).unwrap().remove(0).body;
         let got = read_all("in/lake-export.parquet", bytes);
         assert_eq!(got.events, vec![Event::Transaction(tx)]);
         let (_, end) = read("in/x.parquet", b"PAR1".to_vec(), FileLimits::default());

@@ -113,6 +113,19 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
     /// the model, score thresholds, rules, feature windows, AML parameters and sanctions
     /// lists. Any change to one of them changes this text and so its digest.
     pub fn configuration(&self) -> String {
+        format!("model {}; {}", self.model.version(), self.rules())
+    }
+
+    /// What the lake records beside each decision: the model's version, and the first 12
+    /// hex digits of the SHA-256 of the rest of [`Self::configuration`].
+    pub fn versions(&self) -> crate::archive::Versions {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.rules().as_bytes());
+        let rules = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        crate::archive::Versions { model: self.model.version().to_owned(), rules }
+    }
+
+    fn rules(&self) -> String {
         let p = &self.policy;
         let aml = serde_json::to_string(p.compliance.aml.config()).unwrap_or_default();
         let lists = match &p.compliance.screening {
@@ -120,12 +133,8 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
             None => "none".to_owned(),
         };
         format!(
-            "model {}; thresholds {:?}; rules {:?}; features {:?}; reasons {}; aml {aml}; lists {lists}",
-            self.model.version(),
-            p.thresholds,
-            p.rules,
-            p.engine,
-            p.model_reasons,
+            "thresholds {:?}; rules {:?}; features {:?}; reasons {}; aml {aml}; lists {lists}",
+            p.thresholds, p.rules, p.engine, p.model_reasons,
         )
     }
 

@@ -176,9 +176,11 @@ impl ScorerHandler {
         policy: Policy,
         privacy: Arc<Privacy>,
     ) -> Self {
+        let scorer = Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, policy);
         Self {
             pipeline: Pipeline {
-                scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, policy),
+                versions: scorer.versions(),
+                scorer,
                 quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket, privacy.clone()),
                 privacy,
                 archive: S3Lake::new(s3, at.lake_bucket),
