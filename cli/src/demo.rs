@@ -57,7 +57,7 @@ pub fn run(spec: &Spec) -> Result<()> {
     let scorer = Scorer::new(MemoryStateStore::default(), model, Policy::default());
     let mut decisions: Vec<Option<Decision>> = vec![None; txs.rows];
     let started = Instant::now();
-    let tally = score_all(&scorer, &txs, labels, 1000, |i, o| decisions[i] = o.decision().cloned())?;
+    let tally = score_all(&scorer, &txs, labels, 1000, None, |i, o| decisions[i] = o.decision().cloned())?;
     let elapsed = started.elapsed().as_secs_f64();
 
     println!("\nDecisions");

@@ -12,6 +12,7 @@ mod files;
 mod generate;
 mod local;
 mod replay;
+mod report;
 mod sanctions;
 mod variants;
 
@@ -40,6 +41,10 @@ enum Command {
         /// Events per scorer batch (as a Kinesis batch would deliver them).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Also write the lake here, as the scorer writes it to S3, on the replay's clock
+        /// (for `vigil report --lake`).
+        #[arg(long)]
+        lake: Option<PathBuf>,
     },
     /// AML transaction monitoring over account flows (transfers): replay and score.
     Aml {
@@ -138,6 +143,9 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// A report (fraud-ops, model-monitoring, compliance, basel-oprisk, sox-evidence) on
+    /// the embedded engine: the SQL the report trigger runs on Athena, over a lake.
+    Report(report::ReportArgs),
     /// The audit trail: `vigil audit verify` recomputes its hash chain.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -173,7 +181,9 @@ fn main() -> Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Replay { input, model, batch } => replay::replay(&input, model.as_deref(), batch),
+        Command::Replay { input, model, batch, lake } => {
+            replay::replay(&input, model.as_deref(), batch, lake.as_deref())
+        }
         Command::Aml { command } => aml::run(command),
         Command::Features { input } => replay::features(&input),
         Command::Labels { transactions, delay_days, out } => replay::labels(&transactions, delay_days, &out),
@@ -203,6 +213,7 @@ fn main() -> Result<()> {
         Command::Stack { endpoint } => local::stack(&endpoint),
         Command::Sanctions(command) => sanctions::run(command),
         Command::Backup(command) => backup::run(command),
+        Command::Report(args) => report::run(&args),
         Command::Audit(command) => audit::verify(command),
         Command::Reveal(request) => audit::run_reveal(request),
     }

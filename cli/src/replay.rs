@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use chrono::{TimeDelta, Utc};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use vigil_shared::archive::DirLake;
 use vigil_shared::store::MemoryStateStore;
 use vigil_shared::{
     Decision, FEATURE_NAMES, FraudModel, LabelEvent, Model, NoModel, Outcome, Policy, Scorer, Verdict, replay,
@@ -87,11 +88,12 @@ pub fn score_all<M: FraudModel>(
     txs: &Transactions,
     labels: Vec<LabelEvent>,
     batch: usize,
+    lake: Option<&DirLake>,
     mut each: impl FnMut(usize, &Outcome),
 ) -> Result<Tally> {
     let (events, origin) = replay::merge(txs.valid.clone(), labels);
     let mut tally = Tally::default();
-    replay::run(scorer, &events, &origin, batch, |i, outcome| {
+    replay::run(scorer, &events, &origin, batch, lake, |i, outcome| {
         tally.add(&outcome);
         if let Some(i) = i {
             each(i, &outcome);
@@ -100,7 +102,7 @@ pub fn score_all<M: FraudModel>(
     Ok(tally)
 }
 
-pub fn replay(input: &Input, model: Option<&Path>, batch: usize) -> Result<()> {
+pub fn replay(input: &Input, model: Option<&Path>, batch: usize, lake: Option<&Path>) -> Result<()> {
     let model = match model {
         Some(path) => Model::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => Model::embedded()?,
@@ -110,7 +112,8 @@ pub fn replay(input: &Input, model: Option<&Path>, batch: usize) -> Result<()> {
 
     let started = Instant::now();
     let mut decisions: Vec<Option<Decision>> = vec![None; txs.rows];
-    let tally = score_all(&scorer, &txs, labels, batch, |i, outcome| {
+    let lake = lake.map(DirLake::new);
+    let tally = score_all(&scorer, &txs, labels, batch, lake.as_ref(), |i, outcome| {
         decisions[txs.row_of[i]] = outcome.decision().cloned();
     })?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -147,7 +150,7 @@ pub fn features(input: &Input) -> Result<()> {
     w.write_record(&header)?;
     let mut failed: Option<csv::Error> = None;
     let started = Instant::now();
-    let tally = score_all(&scorer, &txs, labels, 1000, |i, outcome| {
+    let tally = score_all(&scorer, &txs, labels, 1000, None, |i, outcome| {
         let Outcome::Decided(_, features) = outcome else {
             return;
         };

@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Mutex;
 
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "embedded-reports"))]
 mod dir;
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "embedded-reports"))]
 pub mod parquet;
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "embedded-reports"))]
 pub use dir::DirLake;
 
 /// When a row entered the lake, which is what a report's `as_of` compares with. Live, it
@@ -137,10 +137,6 @@ impl<'a> LakeRow<'a> {
         }
     }
 
-    pub fn with_features(self, features: Option<&'a Features>) -> Self {
-        LakeRow { features, ..self }
-    }
-
     pub fn flow(flow: &'a Flow, decision: &'a Decision) -> Self {
         let (account, counterparty, country) = match &flow.event {
             FlowEvent::Transfer(t) => {
@@ -173,8 +169,8 @@ pub struct Lake<'a> {
     pub labels: &'a [&'a LabelEvent],
     pub filings: &'a [&'a CtrFiling],
     pub alerts: &'a [Alert],
-    /// The reject code of each record the batch quarantined.
-    pub quarantined: &'a [&'static str],
+    /// Each record the batch quarantined: its position and reject code.
+    pub quarantined: &'a [(String, &'static str)],
     pub versions: &'a Versions,
     pub clock: Clock,
 }

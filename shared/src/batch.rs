@@ -100,7 +100,7 @@ impl BatchReport {
     pub fn lake_rows(&self) -> Vec<LakeRow<'_>> {
         let cards = self.scored.iter().filter_map(|s| match (&s.event, &s.outcome) {
             (Event::Transaction(tx), Outcome::Decided(d, f)) => {
-                Some(LakeRow::card(tx, d).with_features(Some(f)))
+                Some(LakeRow { features: Some(f), ..LakeRow::card(tx, d) })
             }
             (Event::Transaction(tx), Outcome::Duplicate(d)) => Some(LakeRow::card(tx, d)),
             _ => None,

@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod privacy;
 pub mod redact;
 pub mod replay;
+pub mod report;
 pub mod rules;
 pub mod sanctions;
 pub mod scorer;

@@ -21,8 +21,6 @@ pub struct Pipeline<S, M, Q, A, L> {
     pub alerts: L,
     /// For transactions that name no currency.
     pub currency: Currency,
-    /// The scorer's model and rule-set versions, recorded on every lake row.
-    pub versions: Versions,
 }
 
 /// Counts of one batch, for metrics and logs.
@@ -95,13 +93,12 @@ pub async fn archive<A: DecisionArchive>(
     let rows = report.lake_rows();
     let labels: Vec<_> = report.labels().collect();
     let filings: Vec<_> = report.filings().collect();
-    let codes: Vec<&'static str> = report.rejected.iter().map(|(_, code)| *code).collect();
     let lake = Lake {
         decisions: &rows,
         labels: &labels,
         filings: &filings,
         alerts,
-        quarantined: &codes,
+        quarantined: &report.rejected,
         versions,
         clock,
     };
@@ -134,7 +131,7 @@ impl<S: StateStore, M: FraudModel, Q: Quarantine, A: DecisionArchive, L: AlertSi
 
     async fn deliver(&self, report: &BatchReport, now: DateTime<Utc>) -> Result<(), DeliveryError> {
         let alerts = report.alerts();
-        archive(&self.archive, report, &alerts, &self.versions, Clock::At(now)).await?;
+        archive(&self.archive, report, &alerts, self.scorer.versions(), Clock::At(now)).await?;
         if !alerts.is_empty() {
             self.alerts.send(&alerts).await?;
         }
@@ -176,7 +173,6 @@ mod tests {
             archive: MemoryArchive::default(),
             alerts,
             currency: Currency::USD,
-            versions: Versions::default(),
         }
     }
 

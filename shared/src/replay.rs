@@ -1,6 +1,9 @@
 //! Replays history through the scorer: transactions and labels merged in time order,
 //! in batches, exactly as the stream would deliver them.
 
+use crate::alert::DeliveryError;
+use crate::archive::{Clock, DecisionArchive};
+use crate::batch::{BatchReport, Scored};
 use crate::label::LabelEvent;
 use crate::model::FraudModel;
 use crate::scorer::{Outcome, ScoreError, Scorer};
@@ -36,19 +39,55 @@ pub fn merge(
     (events, origin)
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    #[error("writing the lake: {0}")]
+    Lake(#[from] DeliveryError),
+}
+
 /// Runs `events` through `scorer` in batches of `batch`, calling `each(origin, outcome)`
-/// per event. The scorer's futures complete at once for in-memory state.
-pub fn run<S: StateStore, M: FraudModel>(
+/// per event, and stores each batch in `lake` if given, as the scorer function does, on
+/// the replay's clock: a transaction is ingested at its own time, a label at its
+/// `known_at`. The scorer's futures complete at once for in-memory state.
+pub fn run<S: StateStore, M: FraudModel, A: DecisionArchive>(
     scorer: &Scorer<S, M>,
     events: &[Event],
     origin: &[Option<usize>],
     batch: usize,
+    lake: Option<&A>,
     mut each: impl FnMut(Option<usize>, Outcome),
-) -> Result<(), ScoreError> {
+) -> Result<(), ReplayError> {
     for (chunk, origins) in events.chunks(batch.max(1)).zip(origin.chunks(batch.max(1))) {
         // The replay's own clock: a label that must wait is parked at the time it arrives.
         let now = chunk.iter().map(Event::time).max().unwrap_or_default();
         let outcomes = pollster::block_on(scorer.process(chunk, now))?;
+        let outcomes = match lake {
+            None => outcomes,
+            Some(lake) => {
+                let scored = chunk
+                    .iter()
+                    .zip(outcomes)
+                    .enumerate()
+                    .map(|(i, (event, outcome))| Scored {
+                        position: i.to_string(),
+                        event: event.clone(),
+                        outcome,
+                    })
+                    .collect();
+                let report = BatchReport { scored, ..BatchReport::default() };
+                let alerts = report.alerts();
+                pollster::block_on(crate::pipeline::archive(
+                    lake,
+                    &report,
+                    &alerts,
+                    scorer.versions(),
+                    Clock::EventTime,
+                ))?;
+                report.scored.into_iter().map(|s| s.outcome).collect()
+            }
+        };
         for (o, outcome) in origins.iter().zip(outcomes) {
             each(*o, outcome);
         }

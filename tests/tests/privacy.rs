@@ -205,7 +205,8 @@ async fn nothing_the_stack_stores_or_logs_holds_a_card_number_account_number_or_
     assert!(!report.alerts.is_empty(), "card alerts went out");
     assert!(
         report.compliance_alerts.iter().any(|a| a.alert_id == "sanctions:listed"),
-        "the listed payee was screened"
+        "the listed payee was screened: {:?}",
+        report.compliance_alerts.iter().map(|a| &a.alert_id).collect::<Vec<_>>()
     );
 
     let inboxes: [(&str, &[e2e::Received]); 2] =

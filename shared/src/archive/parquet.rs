@@ -345,9 +345,9 @@ fn alerts(rows: &[&Alert], lake: &Lake<'_>) -> Result<Vec<u8>, ParquetError> {
     )
 }
 
-fn quarantine(codes: &[&'static str], now: DateTime<Utc>) -> Result<Vec<u8>, ParquetError> {
+fn quarantine(rejected: &[(String, &'static str)], now: DateTime<Utc>) -> Result<Vec<u8>, ParquetError> {
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for c in codes {
+    for (_, c) in rejected {
         *counts.entry(c).or_default() += 1;
     }
     write(
@@ -454,7 +454,11 @@ mod tests {
             labels,
             filings: &[],
             alerts: &[],
-            quarantined: &["bad_json", "bad_json", "negative_amount"],
+            quarantined: &[
+                ("1".into(), "bad_json"),
+                ("2".into(), "bad_json"),
+                ("5".into(), "negative_amount"),
+            ],
             versions: &v,
             clock,
         };

@@ -55,6 +55,49 @@ pub async fn get(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, De
 }
 
 /// An object's size in bytes (HeadObject): known before any byte of it is fetched.
+/// Copies every object under `prefix` to `dir`, keys relative to the prefix (a lake for
+/// `vigil report --lake s3://…`); at most `limit` objects. Returns how many.
+pub async fn download(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    dir: &std::path::Path,
+    limit: usize,
+) -> Result<usize, DeliveryError> {
+    let prefix =
+        if prefix.is_empty() || prefix.ends_with('/') { prefix.to_owned() } else { format!("{prefix}/") };
+    let mut pages = client.list_objects_v2().bucket(bucket).prefix(&prefix).into_paginator().send();
+    let mut copied = 0;
+    while let Some(page) = pages.next().await {
+        for object in page.map_err(error)?.contents() {
+            let Some(key) = object.key() else { continue };
+            let relative = &key[prefix.len()..];
+            // Keys are the lake's own (`table/dt=…/batch.parquet`); nothing climbs out.
+            if relative.is_empty() || relative.split('/').any(|p| p == ".." || p.is_empty()) {
+                continue;
+            }
+            if copied == limit {
+                return Err(DeliveryError {
+                    service: "S3",
+                    message: format!("more than {limit} objects under {prefix}"),
+                });
+            }
+            let path = dir.join(relative);
+            let body = get(client, bucket, key).await?;
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, body));
+            written.map_err(|e| DeliveryError {
+                service: "local disk",
+                message: format!("{}: {e}", path.display()),
+            })?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 pub async fn size(client: &Client, bucket: &str, key: &str) -> Result<u64, DeliveryError> {
     let out = client.head_object().bucket(bucket).key(key).send().await.map_err(error)?;
     let length = out.content_length.ok_or_else(|| DeliveryError {

@@ -90,11 +90,34 @@ pub struct Scorer<S, M = Model> {
     store: S,
     model: M,
     policy: Policy,
+    versions: crate::archive::Versions,
+}
+
+/// The decision configuration other than the model (see [`Scorer::configuration`]).
+fn rules(p: &Policy) -> String {
+    let aml = serde_json::to_string(p.compliance.aml.config()).unwrap_or_default();
+    let lists = match &p.compliance.screening {
+        Some(s) => format!("{} (block at {})", s.screener.version().as_str(), s.block_at),
+        None => "none".to_owned(),
+    };
+    format!(
+        "thresholds {:?}; rules {:?}; features {:?}; reasons {}; aml {aml}; lists {lists}",
+        p.thresholds, p.rules, p.engine, p.model_reasons,
+    )
+}
+
+fn short_digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 impl<S: StateStore, M: FraudModel> Scorer<S, M> {
     pub fn new(store: S, model: M, policy: Policy) -> Self {
-        Self { store, model, policy }
+        let versions = crate::archive::Versions {
+            model: model.version().to_owned(),
+            rules: short_digest(&rules(&policy)),
+        };
+        Self { store, model, policy, versions }
     }
 
     pub fn store(&self) -> &S {
@@ -113,29 +136,13 @@ impl<S: StateStore, M: FraudModel> Scorer<S, M> {
     /// the model, score thresholds, rules, feature windows, AML parameters and sanctions
     /// lists. Any change to one of them changes this text and so its digest.
     pub fn configuration(&self) -> String {
-        format!("model {}; {}", self.model.version(), self.rules())
+        format!("model {}; {}", self.model.version(), rules(&self.policy))
     }
 
     /// What the lake records beside each decision: the model's version, and the first 12
     /// hex digits of the SHA-256 of the rest of [`Self::configuration`].
-    pub fn versions(&self) -> crate::archive::Versions {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(self.rules().as_bytes());
-        let rules = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        crate::archive::Versions { model: self.model.version().to_owned(), rules }
-    }
-
-    fn rules(&self) -> String {
-        let p = &self.policy;
-        let aml = serde_json::to_string(p.compliance.aml.config()).unwrap_or_default();
-        let lists = match &p.compliance.screening {
-            Some(s) => format!("{} (block at {})", s.screener.version().as_str(), s.block_at),
-            None => "none".to_owned(),
-        };
-        format!(
-            "thresholds {:?}; rules {:?}; features {:?}; reasons {}; aml {aml}; lists {lists}",
-            p.thresholds, p.rules, p.engine, p.model_reasons,
-        )
+    pub fn versions(&self) -> &crate::archive::Versions {
+        &self.versions
     }
 
     /// Processes `events` in order (`now`: when, for labels that must wait). Idempotent:

@@ -176,11 +176,9 @@ impl ScorerHandler {
         policy: Policy,
         privacy: Arc<Privacy>,
     ) -> Self {
-        let scorer = Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, policy);
         Self {
             pipeline: Pipeline {
-                versions: scorer.versions(),
-                scorer,
+                scorer: Scorer::new(DynamoStateStore::new(dynamodb, at.table), model, policy),
                 quarantine: S3Quarantine::new(s3.clone(), at.quarantine_bucket, privacy.clone()),
                 privacy,
                 archive: S3Lake::new(s3, at.lake_bucket),

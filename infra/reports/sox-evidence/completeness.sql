@@ -1,0 +1,10 @@
+-- SOX completeness evidence: what was decided, archived (rows, redelivered copies
+-- included), quarantined, and whether every alerting decision's alert was archived.
+SELECT
+  (SELECT COUNT(*) FROM decisions
+     WHERE ingested_at <= :as_of AND dt >= :from_day AND dt < :to_day
+       AND tx_time >= :from AND tx_time < :to) AS archived_rows,
+  (SELECT COUNT(*) FROM period) AS decided,
+  (SELECT COALESCE(SUM(records), 0) FROM quarantine_as_of) AS quarantined,
+  (SELECT COUNT(*) FROM period WHERE alerted) AS alerting_decisions,
+  (SELECT COUNT(DISTINCT transaction_id) FROM alerts_as_of) AS alerted_transactions

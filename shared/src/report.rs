@@ -1,0 +1,114 @@
+//! Reports over the lake: one SQL file per section under `infra/reports`, the same text on
+//! Athena (the report trigger) and on the embedded engine (`vigil report`). Each runs on
+//! a [`Period`], whose `as_of` makes it reproducible: it sees only rows ingested, and
+//! labels known, by then (`infra/reports/views.sql`).
+
+mod html;
+mod period;
+mod render;
+mod sql;
+mod table;
+pub mod trigger;
+
+#[cfg(feature = "embedded-reports")]
+pub mod embedded;
+
+pub use period::{Period, PeriodError};
+pub use render::{Format, csv, html, json};
+pub use sql::{Bound, SqlError, bind_inline, bind_positional, compose};
+pub use table::{Cell, Table};
+
+/// One section of a report: a SELECT over the time-travel views.
+#[derive(Debug, Clone, Copy)]
+pub struct Section {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub sections: &'static [Section],
+}
+
+macro_rules! section {
+    ($report:literal, $name:literal) => {
+        Section {
+            name: $name,
+            sql: include_str!(concat!("../../infra/reports/", $report, "/", $name, ".sql")),
+        }
+    };
+}
+
+/// The views every section runs over (see the file).
+pub const VIEWS: &str = include_str!("../../infra/reports/views.sql");
+
+pub const REPORTS: &[Report] = &[
+    Report {
+        name: "fraud-ops",
+        title: "Fraud operations",
+        sections: &[
+            section!("fraud-ops", "summary"),
+            section!("fraud-ops", "mature"),
+            section!("fraud-ops", "daily"),
+            section!("fraud-ops", "rules"),
+            section!("fraud-ops", "losses"),
+            section!("fraud-ops", "detection"),
+        ],
+    },
+    Report {
+        name: "model-monitoring",
+        title: "Model monitoring",
+        sections: &[
+            section!("model-monitoring", "score_distribution"),
+            section!("model-monitoring", "calibration"),
+            section!("model-monitoring", "verdict_mix"),
+        ],
+    },
+    Report {
+        name: "compliance",
+        title: "Compliance: CTR, SAR candidates, sanctions, AML",
+        sections: &[
+            section!("compliance", "ctr_filings"),
+            section!("compliance", "sar_candidates"),
+            section!("compliance", "sanctions_hits"),
+            section!("compliance", "aml_by_typology"),
+        ],
+    },
+    Report {
+        name: "basel-oprisk",
+        title: "Basel III operational risk: external fraud loss events",
+        sections: &[section!("basel-oprisk", "loss_events"), section!("basel-oprisk", "totals")],
+    },
+    Report {
+        name: "sox-evidence",
+        title: "SOX control evidence: completeness and changes",
+        sections: &[section!("sox-evidence", "completeness"), section!("sox-evidence", "changes")],
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Report> {
+    REPORTS.iter().find(|r| r.name == name)
+}
+
+/// What one run of a report produced: its sections' tables, in order.
+#[derive(Debug, Clone)]
+pub struct ReportResult {
+    pub report: &'static Report,
+    pub period: Period,
+    pub sections: Vec<(&'static str, Table)>,
+}
+
+impl ReportResult {
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => json(self),
+            Format::Csv => csv(self),
+            Format::Html => html(self),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "embedded-reports"))]
+mod tests;

@@ -1,0 +1,214 @@
+//! The report as a page a person reads: one self-contained HTML file (inline SVG charts
+//! drawn with plotters, inline CSS, no script, nothing fetched), then every section's table.
+
+use super::{ReportResult, Table};
+use plotters::prelude::*;
+
+const SIZE: (u32, u32) = (720, 300);
+const PALETTE: [RGBColor; 4] =
+    [RGBColor(46, 125, 50), RGBColor(249, 168, 37), RGBColor(198, 40, 40), RGBColor(21, 101, 192)];
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Lines over a table's rows: `x` labels the rows, each of `series` a line.
+fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Option<String> {
+    let top = series.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0_f64, f64::max);
+    if labels.is_empty() {
+        return None;
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0..labels.len().saturating_sub(1).max(1), 0.0..(top * 1.1).max(1e-9))
+            .ok()?;
+        chart
+            .configure_mesh()
+            .x_labels(labels.len().min(8))
+            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .draw()
+            .ok()?;
+        for (i, (name, values)) in series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(values.iter().copied().enumerate(), color.stroke_width(2)))
+                .ok()?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().ok()?;
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+/// One bar per label.
+fn bars(title: &str, labels: &[String], values: &[f64]) -> Option<String> {
+    if labels.is_empty() {
+        return None;
+    }
+    let top = values.iter().copied().fold(0.0_f64, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let n = labels.len() as u32;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..(top * 1.1).max(1e-9))
+            .ok()?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(labels.len())
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    labels.get(*i as usize).cloned().unwrap_or_default()
+                }
+                SegmentValue::Last => String::new(),
+            })
+            .draw()
+            .ok()?;
+        chart
+            .draw_series(
+                Histogram::vertical(&chart)
+                    .style(PALETTE[3].mix(0.8).filled())
+                    .margin(4)
+                    .data(values.iter().enumerate().map(|(i, v)| (i as u32, *v))),
+            )
+            .ok()?;
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+fn column(table: &Table, name: &str) -> Vec<f64> {
+    (0..table.rows.len()).map(|r| table.get(r, name).as_f64().unwrap_or(0.0)).collect()
+}
+
+fn texts(table: &Table, name: &str) -> Vec<String> {
+    (0..table.rows.len()).map(|r| table.get(r, name).to_string()).collect()
+}
+
+/// The charts a section earns, by what it holds.
+fn charts(section: &str, table: &Table) -> Vec<String> {
+    let ratio =
+        |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| if *b > 0.0 { a / b } else { 0.0 }).collect();
+    let charts = match section {
+        "daily" => {
+            let days = texts(table, "day");
+            let (review, block) = (column(table, "review"), column(table, "block"));
+            let alerts: Vec<f64> = review.iter().zip(&block).map(|(r, b)| r + b).collect();
+            let confirmed = column(table, "alerts_confirmed");
+            vec![
+                lines(
+                    "Verdicts per day",
+                    &days,
+                    &[
+                        ("ACCEPT", column(table, "accept")),
+                        ("REVIEW", review.clone()),
+                        ("BLOCK", block.clone()),
+                    ],
+                ),
+                lines(
+                    "Alert precision and fraud recall per day (labels known at as_of)",
+                    &days,
+                    &[
+                        ("precision", ratio(&confirmed, &alerts)),
+                        ("recall", ratio(&confirmed, &column(table, "confirmed_frauds"))),
+                    ],
+                ),
+            ]
+        }
+        "rules" => {
+            let top = table.rows.len().min(10);
+            let codes: Vec<String> = texts(table, "code").into_iter().take(top).collect();
+            vec![bars("Top rules by hits", &codes, &column(table, "hits")[..top])]
+        }
+        "score_distribution" => {
+            let buckets: Vec<String> = texts(table, "bucket")
+                .iter()
+                .map(|b| format!("{}", b.parse::<f64>().unwrap_or(0.0) / 10.0))
+                .collect();
+            vec![bars(
+                "Score distribution (share of card payments per score tenth)",
+                &buckets,
+                &column(table, "share"),
+            )]
+        }
+        "verdict_mix" => {
+            let days = texts(table, "day");
+            vec![lines("Mean score per day", &days, &[("mean score", column(table, "mean_score"))])]
+        }
+        _ => Vec::new(),
+    };
+    charts.into_iter().flatten().collect()
+}
+
+fn table_html(table: &Table) -> String {
+    let mut out = String::from("<table><thead><tr>");
+    for c in &table.columns {
+        out.push_str(&format!("<th>{}</th>", escape(c)));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in &table.rows {
+        out.push_str("<tr>");
+        for cell in row {
+            out.push_str(&format!("<td>{}</td>", escape(&cell.to_string())));
+        }
+        out.push_str("</tr>");
+    }
+    if table.rows.is_empty() {
+        out.push_str(&format!("<tr><td colspan=\"{}\">no rows</td></tr>", table.columns.len().max(1)));
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1100px;color:#222}\
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}\
+th{background:#f4f4f4}.meta{color:#555}figure{margin:1em 0}";
+
+pub fn html(result: &ReportResult) -> String {
+    let p = &result.period;
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Vigil — {title}</title>\
+         <style>{STYLE}</style></head><body><h1>Vigil — {title}</h1>\
+         <p class=\"meta\">Transactions from {} to {} (exclusive), as the lake stood at {}.</p>",
+        p.from,
+        p.to,
+        p.as_of_text(),
+        title = escape(result.report.title),
+    );
+    for (name, table) in &result.sections {
+        out.push_str(&format!("<section id=\"{0}\"><h2>{0}</h2>", escape(name)));
+        for svg in charts(name, table) {
+            out.push_str(&format!("<figure>{svg}</figure>"));
+        }
+        out.push_str(&table_html(table));
+        out.push_str("</section>");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
