@@ -3,6 +3,7 @@
 //! [`Timeouts`]; `AWS_ENDPOINT_URL` points them all at a local endpoint (moto) for tests and
 //! the local demo.
 
+pub mod athena;
 pub mod audit;
 pub mod backup;
 pub mod dynamodb;

@@ -215,6 +215,30 @@ impl DecisionArchive for S3Lake {
     }
 }
 
+/// The reports bucket: results, pages and manifests of the report trigger's runs.
+pub struct S3Reports {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Reports {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into() }
+    }
+}
+
+impl crate::report::trigger::ReportStore for S3Reports {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<String, DeliveryError> {
+        put(&self.client, &self.bucket, key.to_owned(), body, content_type).await?;
+        Ok(format!("s3://{}/{key}", self.bucket))
+    }
+}
+
 pub struct S3Quarantine {
     client: Client,
     bucket: String,

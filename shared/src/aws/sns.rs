@@ -130,3 +130,31 @@ impl Notifier for SnsNotifier {
         Ok(())
     }
 }
+
+/// Where the report trigger says a report is ready: the operations or compliance topic.
+pub struct SnsReportNotifier {
+    client: Client,
+    topic: String,
+}
+
+impl SnsReportNotifier {
+    pub fn new(client: Client, topic: impl Into<String>) -> Self {
+        Self { client, topic: topic.into() }
+    }
+}
+
+impl crate::report::trigger::ReportNotifier for SnsReportNotifier {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), DeliveryError> {
+        // SNS subjects: at most 100 characters.
+        let subject: String = subject.chars().take(100).collect();
+        self.client
+            .publish()
+            .topic_arn(&self.topic)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! The report trigger's work against moto's Athena control plane: every section started in
+//! the workgroup with its parameters and idempotency token, results (canned: moto runs no
+//! SQL) read back by column type, the report, page and manifest stored, the team notified.
+
+use std::io::{Read, Write};
+use vigil_shared::audit::AuditTrail;
+use vigil_shared::aws::athena::AthenaEngine;
+use vigil_shared::aws::audit::S3AuditStore;
+use vigil_shared::aws::s3::S3Reports;
+use vigil_shared::aws::sns::SnsReportNotifier;
+use vigil_shared::report::trigger::{ScheduledReport, Trigger};
+use vigil_tests::{Aws, Moto};
+
+/// Queues one canned result per query moto will be asked for, in order.
+fn can_results(endpoint: &str, results: &serde_json::Value) {
+    let address = endpoint.trim_start_matches("http://");
+    let body = serde_json::json!({ "region": "us-east-1", "results": results }).to_string();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /moto-api/static/athena/query-results HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+}
+
+/// A result with a header row, as Athena returns a SELECT's.
+fn result(columns: &[(&str, &str)], rows: &[&[&str]]) -> serde_json::Value {
+    let row = |values: Vec<&str>| serde_json::json!({ "Data": values.iter().map(|v| serde_json::json!({ "VarCharValue": v })).collect::<Vec<_>>() });
+    let mut all = vec![row(columns.iter().map(|(n, _)| *n).collect())];
+    all.extend(rows.iter().map(|r| row(r.to_vec())));
+    serde_json::json!({
+        "rows": all,
+        "column_info": columns.iter().map(|(name, kind)| serde_json::json!({ "Name": name, "Type": kind })).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_and_notice() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let athena = aws_sdk_athena::Client::new(&aws.config);
+    athena.create_work_group().name("vigil-reports").send().await.unwrap();
+    aws.s3.create_bucket().bucket("reports").send().await.unwrap();
+    let topic = aws.sns.create_topic().name("reports").send().await.unwrap().topic_arn.unwrap();
+    let (inbox, queue_arn) = aws.queue("reports-inbox").await;
+    aws.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+
+    let summary = [
+        ("transactions", "bigint"),
+        ("verdicts.ACCEPT", "bigint"),
+        ("verdicts.REVIEW", "bigint"),
+        ("verdicts.BLOCK", "bigint"),
+        ("alerts", "bigint"),
+        ("confirmed_frauds", "bigint"),
+        ("alerts_confirmed", "bigint"),
+        ("alert_precision", "double"),
+        ("fraud_recall", "double"),
+    ];
+    let mut canned = vec![result(&summary, &[&["100", "90", "6", "4", "10", "5", "4", "0.4", "0.8"]])];
+    // The other five fraud-ops sections: one column each is enough for moto.
+    canned.extend((0..5).map(|_| result(&[("n", "bigint")], &[&["1"]])));
+    can_results(&moto.endpoint, &serde_json::Value::Array(canned));
+
+    let engine = AthenaEngine::new(athena.clone(), "vigil-reports", std::time::Duration::from_secs(20));
+    let store = S3Reports::new(aws.s3.clone(), "reports");
+    let notifier = SnsReportNotifier::new(aws.sns.clone(), &topic);
+    let trigger = Trigger {
+        engine: &engine,
+        store: &store,
+        notifier: &notifier,
+        audit: None::<&AuditTrail<S3AuditStore>>,
+        who: "lambda:vigil-report-trigger",
+    };
+    let request: ScheduledReport =
+        serde_json::from_str(r#"{"report":"fraud-ops","cadence":"daily","as_of":"2026-12-07T06:00:00Z"}"#)
+            .unwrap();
+    let manifest = trigger.run(&request).await.unwrap();
+
+    assert_eq!((manifest.from.as_str(), manifest.to.as_str()), ("2026-12-06", "2026-12-07"));
+    assert_eq!(manifest.sections.len(), 6);
+    let prefix = "fraud-ops/2026-12-06_2026-12-07/as_of=2026-12-07T06:00:00.000Z";
+    assert_eq!(manifest.result, format!("s3://reports/{prefix}/report.json"));
+    let body =
+        aws.s3.get_object().bucket("reports").key(format!("{prefix}/report.json")).send().await.unwrap();
+    let body = body.body.collect().await.unwrap().into_bytes();
+    assert_eq!(vigil_shared::report::trigger::sha256_hex(&body), manifest.result_sha256);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((json["transactions"].clone(), json["verdicts"]["BLOCK"].clone()), (100.into(), 4.into()));
+    assert_eq!(json["alert_precision"], 0.4);
+    let stored: serde_json::Value = serde_json::from_slice(
+        &aws.s3
+            .get_object()
+            .bucket("reports")
+            .key(format!("{prefix}/manifest.json"))
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes(),
+    )
+    .unwrap();
+    assert_eq!(stored["result_sha256"], manifest.result_sha256.as_str());
+    assert!(aws.s3.head_object().bucket("reports").key(format!("{prefix}/report.html")).send().await.is_ok());
+
+    // Each query ran in the workgroup with its bound parameters.
+    for section in &manifest.sections {
+        let run = athena.get_query_execution().query_execution_id(&section.query_id).send().await.unwrap();
+        let run = run.query_execution().unwrap();
+        assert_eq!(run.work_group(), Some("vigil-reports"));
+        assert_eq!(run.execution_parameters(), section.parameters.as_slice(), "{}", section.section);
+        assert!(
+            run.query().unwrap_or_default().contains('?')
+                && !run.query().unwrap_or_default().contains(":as_of")
+        );
+        assert!(section.parameters.contains(&"TIMESTAMP '2026-12-07 06:00:00.000'".to_owned()));
+    }
+
+    let notices = aws.drain(&inbox).await;
+    assert_eq!(notices.len(), 1);
+    let notice = notices[0].body().unwrap_or_default();
+    assert!(notice.contains(&manifest.result) && notice.contains("manifest.json"), "{notice}");
+}
