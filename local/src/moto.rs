@@ -53,23 +53,47 @@ pub struct Moto {
 
 impl Moto {
     /// Starts `infra/local/moto_server.py` (moto with Vigil's fixes) on a free port; its
-    /// log, with each request and any traceback, goes to the temp directory.
+    /// log, with each request and any traceback, goes to the temp directory. A port that
+    /// another test's server took between `free_port` and moto's bind makes this moto exit,
+    /// and a new port is tried: listening there is not proof enough that it is ours.
     pub fn start() -> Result<Moto, String> {
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!("vigil-moto-{port}.log"));
-        let stderr = std::fs::File::create(&log).map(Stdio::from).unwrap_or_else(|_| Stdio::null());
-        tracing::info!(port, log = %log.display(), "starting moto");
-        let child = Command::new(python())
-            .arg(workspace().join("infra/local/moto_server.py"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("cannot start moto ({e}); run `bash infra/setup.sh` first"))?;
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "moto")?;
-        Ok(moto)
+        let mut failed = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("vigil-moto-{port}-{}.log", std::process::id()));
+            let stderr = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            tracing::info!(port, log = %log.display(), "starting moto");
+            let child = Command::new(python())
+                .arg(workspace().join("infra/local/moto_server.py"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(stderr))
+                .spawn()
+                .map_err(|e| format!("cannot start moto ({e}); run `bash infra/setup.sh` first"))?;
+            let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+            match bound(&mut moto.child, &log, port) {
+                Ok(()) => return Ok(moto),
+                Err(e) => failed = e,
+            }
+        }
+        Err(failed)
     }
+}
+
+/// Waits for `child`'s own log to say it serves on `port` (werkzeug prints it once bound).
+fn bound(child: &mut Child, log: &std::path::Path, port: u16) -> Result<(), String> {
+    let line = format!("Running on http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(log).is_ok_and(|text| text.contains(&line)) {
+            return wait_for(SocketAddr::from(([127, 0, 0, 1], port)), "moto");
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("moto exited ({status}) on port {port}: see {}", log.display()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("moto did not start on port {port} within 30 s: see {}", log.display()))
 }
 
 impl Drop for Moto {
