@@ -95,6 +95,18 @@ impl BatchReport {
         }
     }
 
+    /// A batch of events the scorer decided outside a stream (a replay, a test): each at its
+    /// index as position, nothing quarantined.
+    pub fn of(events: Vec<Event>, outcomes: Vec<Outcome>) -> Self {
+        let scored = events
+            .into_iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(i, (event, outcome))| Scored { position: i.to_string(), event, outcome })
+            .collect();
+        BatchReport { scored, ..BatchReport::default() }
+    }
+
     /// The lake's decision rows: card payments (with the features a new decision saw),
     /// transfers and cash (with the lists screened against).
     pub fn lake_rows(&self) -> Vec<LakeRow<'_>> {

@@ -3,7 +3,7 @@
 
 use crate::alert::DeliveryError;
 use crate::archive::{Clock, DecisionArchive};
-use crate::batch::{BatchReport, Scored};
+use crate::batch::BatchReport;
 use crate::label::LabelEvent;
 use crate::model::FraudModel;
 use crate::scorer::{Outcome, ScoreError, Scorer};
@@ -66,17 +66,7 @@ pub fn run<S: StateStore, M: FraudModel, A: DecisionArchive>(
         let outcomes = match lake {
             None => outcomes,
             Some(lake) => {
-                let scored = chunk
-                    .iter()
-                    .zip(outcomes)
-                    .enumerate()
-                    .map(|(i, (event, outcome))| Scored {
-                        position: i.to_string(),
-                        event: event.clone(),
-                        outcome,
-                    })
-                    .collect();
-                let report = BatchReport { scored, ..BatchReport::default() };
+                let report = BatchReport::of(chunk.to_vec(), outcomes);
                 let alerts = report.alerts();
                 pollster::block_on(crate::pipeline::archive(
                     lake,

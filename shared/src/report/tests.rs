@@ -3,7 +3,7 @@
 use super::embedded::EmbeddedLake;
 use super::{Format, Period, find};
 use crate::archive::{Clock, DirLake};
-use crate::batch::{BatchReport, Scored};
+use crate::batch::BatchReport;
 use crate::ids::TransactionId;
 use crate::scorer::Scorer;
 use crate::store::MemoryStateStore;
@@ -32,13 +32,7 @@ fn label(id: &str, known_at: &str) -> Event {
 /// One batch scored and stored as the scorer function stores it, ingested at `now`.
 async fn deliver(scorer: &TestScorer, lake: &DirLake, events: Vec<Event>, now: &str) {
     let outcomes = scorer.process(&events, at(now)).await.unwrap();
-    let scored = events
-        .into_iter()
-        .zip(outcomes)
-        .enumerate()
-        .map(|(i, (event, outcome))| Scored { position: i.to_string(), event, outcome })
-        .collect();
-    let report = BatchReport { scored, ..BatchReport::default() };
+    let report = BatchReport::of(events, outcomes);
     crate::pipeline::archive(lake, &report, &report.alerts(), scorer.versions(), Clock::At(at(now)))
         .await
         .unwrap();
