@@ -40,8 +40,8 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     };
     let period = Period::new(args.from, args.to, Period::parse_as_of(&args.as_of)?)?;
     crate::local::runtime()?.block_on(async {
-        let copied;
-        let root = match args.lake.strip_prefix("s3://") {
+        // An S3 lake is copied down first; the copy lives until the report is written.
+        let copy = match args.lake.strip_prefix("s3://") {
             Some(location) => {
                 let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
                 let dir = tempfile::tempdir().context("a directory for the lake's objects")?;
@@ -49,11 +49,11 @@ pub fn run(args: &ReportArgs) -> Result<()> {
                 let s3 = vigil_shared::aws::s3::client(&config);
                 let n = vigil_shared::aws::s3::download(&s3, bucket, prefix, dir.path(), MAX_OBJECTS).await?;
                 tracing::info!(objects = n, "lake copied from S3");
-                copied = Some(dir);
-                copied.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default()
+                Some(dir)
             }
-            None => PathBuf::from(&args.lake),
+            None => None,
         };
+        let root = copy.as_ref().map_or_else(|| PathBuf::from(&args.lake), |d| d.path().to_path_buf());
         let lake = EmbeddedLake::open(&root).await?;
         let result = lake.run(definition, period).await?;
         let text = result.render(args.format);
