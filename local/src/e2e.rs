@@ -431,9 +431,14 @@ pub async fn run(
         decisions.iter().filter(|(_, d)| wanted(d)).map(|(id, _)| id).collect()
     };
     let expected = alerted(true);
-    let expected_compliance = if options.compliance_endpoint.is_some() { alerted(false) } else { Vec::new() };
+    // Every compliance alert by its own id, and every monitored transaction that needs one.
+    let (expected_compliance, monitored) = match options.compliance_endpoint {
+        Some(_) => (lake_compliance_alerts(config, stack).await.map_err(RunError::Aws)?, alerted(false)),
+        None => (Vec::new(), Vec::new()),
+    };
     while (expected.iter().any(|id| !inbox.has(id))
-        || expected_compliance.iter().any(|id| !compliance.has(id)))
+        || expected_compliance.iter().any(|id| !compliance.has_alert(id))
+        || monitored.iter().any(|id| !compliance.has(id)))
         && Instant::now() < deadline
     {
         on_progress(snapshot(report.submitted, &stream, &inbox));
@@ -459,8 +464,9 @@ pub async fn run(
     for (verdict, _) in decisions.values() {
         *report.verdicts.entry(verdict.clone()).or_default() += 1;
     }
-    report.missing_compliance =
-        expected_compliance.iter().filter(|id| !compliance.has(id)).map(|id| (*id).clone()).collect();
+    let missing_alerts = expected_compliance.iter().filter(|id| !compliance.has_alert(id)).cloned();
+    let missing_transactions = monitored.iter().filter(|id| !compliance.has(id)).map(|id| (*id).clone());
+    report.missing_compliance = missing_alerts.chain(missing_transactions).collect();
     let mut seen = HashSet::new();
     for (alert, _) in compliance.take() {
         // The compliance inbox also gets the card alerts its rule-code filter lets through.
@@ -526,37 +532,60 @@ fn is_undecided_kind(payload: &str) -> bool {
 }
 
 /// Transaction id → (verdict, channel) of every decision in the lake.
-async fn lake_decisions(
-    config: &SdkConfig,
-    stack: &LocalStack,
-) -> Result<HashMap<String, (String, String)>, String> {
+/// Every row of one lake table, as text columns.
+async fn lake_rows(config: &SdkConfig, stack: &LocalStack, table: &str) -> Result<Vec<Row>, String> {
     let s3 = vigil_shared::aws::s3::client(config);
     let bucket = stack.resources.get("LakeBucket").map(|p| p.reference.clone()).ok_or("no LakeBucket")?;
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     let mut token = None;
     loop {
         let page = s3
             .list_objects_v2()
             .bucket(&bucket)
-            .prefix("decisions/")
+            .prefix(format!("{table}/"))
             .set_continuation_token(token)
             .send()
             .await
             .map_err(|e| describe(&e))?;
         for key in page.contents().iter().filter_map(|o| o.key()) {
             let bytes = vigil_shared::aws::s3::get(&s3, &bucket, key).await.map_err(|e| e.to_string())?;
-            for row in vigil_shared::archive::parquet::text_rows(bytes).map_err(|e| e.to_string())? {
-                let field = |name: &str| row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-                if let (Some(id), Some(verdict)) = (field("transaction_id"), field("verdict")) {
-                    out.insert(id, (verdict, field("channel").unwrap_or_else(|| "card".into())));
-                }
-            }
+            out.extend(vigil_shared::archive::parquet::text_rows(bytes).map_err(|e| e.to_string())?);
         }
         match page.next_continuation_token {
             Some(t) => token = Some(t),
             None => return Ok(out),
         }
     }
+}
+
+type Row = Vec<(String, String)>;
+
+fn field(row: &Row, name: &str) -> Option<String> {
+    row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// Each decided transaction's verdict and channel, from the lake.
+async fn lake_decisions(
+    config: &SdkConfig,
+    stack: &LocalStack,
+) -> Result<HashMap<String, (String, String)>, String> {
+    let rows = lake_rows(config, stack, "decisions").await?;
+    let decided = rows.iter().filter_map(|row| {
+        let verdict = (field(row, "transaction_id")?, field(row, "verdict")?);
+        Some((verdict.0, (verdict.1, field(row, "channel").unwrap_or_else(|| "card".into()))))
+    });
+    Ok(decided.collect())
+}
+
+/// The ids of the compliance alerts the lake says were sent: one transaction may raise
+/// several (an AML typology and a sanctions hit).
+async fn lake_compliance_alerts(config: &SdkConfig, stack: &LocalStack) -> Result<Vec<String>, String> {
+    let rows = lake_rows(config, stack, "alerts").await?;
+    let compliance = rows.iter().filter(|row| field(row, "audience").as_deref() == Some("compliance"));
+    let mut ids: Vec<String> = compliance.filter_map(|row| field(row, "alert_id")).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// The operations inbox as the run reads it: each alert with when it showed up.
@@ -569,6 +598,7 @@ struct Inbox {
 struct Arrivals {
     alerts: Vec<(Received, Instant)>,
     transactions: HashSet<String>,
+    alert_ids: HashSet<String>,
 }
 
 impl Inbox {
@@ -578,6 +608,10 @@ impl Inbox {
 
     fn has(&self, transaction_id: &str) -> bool {
         self.received.lock().is_ok_and(|r| r.transactions.contains(transaction_id))
+    }
+
+    fn has_alert(&self, alert_id: &str) -> bool {
+        self.received.lock().is_ok_and(|r| r.alert_ids.contains(alert_id))
     }
 
     fn take(&self) -> Vec<(Received, Instant)> {
@@ -617,6 +651,7 @@ impl Inbox {
                 };
                 if let Ok(mut r) = self.received.lock() {
                     r.transactions.insert(alert.transaction_id.clone());
+                    r.alert_ids.insert(alert.alert_id.clone());
                     r.alerts.push((alert, now));
                 }
                 if let Some(handle) = m.receipt_handle() {

@@ -91,7 +91,9 @@ fn name_property(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "AWS::DynamoDB::Table" => "TableName",
         "AWS::S3::Bucket" => "BucketName",
-        "AWS::Kinesis::Stream" | "AWS::Events::EventBus" | "AWS::Events::Rule" => "Name",
+        "AWS::Kinesis::Stream" | "AWS::Events::EventBus" | "AWS::Events::Rule" | "AWS::Athena::WorkGroup" => {
+            "Name"
+        }
         "AWS::SQS::Queue" => "QueueName",
         "AWS::SNS::Topic" => "TopicName",
         "AWS::Serverless::Function" | "AWS::Lambda::Function" => "FunctionName",
@@ -266,6 +268,8 @@ impl LocalStack {
 fn plan(r: &Resolver<'_>, res: &Resource) -> Result<Physical, StackError> {
     let explicit = match name_property(&res.kind) {
         Some(p) if !res.properties[p].is_null() => r.text(&res.properties[p])?,
+        // A Glue database's name sits in its input.
+        _ if res.kind == "AWS::Glue::Database" => r.text(&res.properties["DatabaseInput"]["Name"])?,
         _ => None,
     };
     let name = explicit.unwrap_or_else(|| format!("{}-{}", r.stack, kebab(&res.id)));

@@ -259,6 +259,7 @@ fn aws_timeouts_and_the_alert_lease_match_the_template() {
             Some("alerts") => Timeouts::ALERTS,
             Some("producer") => Timeouts::PRODUCER,
             Some("backup-copier") => Timeouts::BACKUP,
+            Some("report-trigger") => Timeouts::REPORTS,
             other => panic!("{}: unknown binary {other:?}", function.id),
         };
         let timeout = function.properties["Timeout"].as_u64().expect("a literal Timeout");

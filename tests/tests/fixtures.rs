@@ -62,6 +62,11 @@ fn fixtures() -> Vec<(&'static str, Value)> {
         ),
         ("backup-reconcile.json", serde_json::json!({ "action": "reconcile" })),
         ("backup-verify.json", serde_json::json!({ "action": "verify" })),
+        // What the template's FraudOpsDaily schedule sends (tests/tests/report_trigger.rs runs it).
+        (
+            "report-trigger-scheduled.json",
+            serde_json::json!({ "report": "fraud-ops", "cadence": "daily", "as_of": "2026-12-07T06:00:00Z" }),
+        ),
     ]
 }
 
@@ -81,6 +86,9 @@ fn fixtures_are_current_and_read_as_lambda_events() {
                 aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>,
             >(value)
             .map(|_| ()),
+            Some("report") => {
+                serde_json::from_value::<vigil_shared::report::trigger::ScheduledReport>(value).map(|_| ())
+            }
             Some("backup") => {
                 assert!(value["action"].is_string(), "{name}: an action");
                 Ok(())

@@ -3,12 +3,9 @@
 //! SQL) read back by column type, the report, page and manifest stored, the team notified.
 
 use std::io::{Read, Write};
-use vigil_shared::audit::AuditTrail;
-use vigil_shared::aws::athena::AthenaEngine;
+use vigil_shared::audit::{AuditAction, AuditStore, AuditTrail};
 use vigil_shared::aws::audit::S3AuditStore;
-use vigil_shared::aws::s3::S3Reports;
-use vigil_shared::aws::sns::SnsReportNotifier;
-use vigil_shared::report::trigger::{ScheduledReport, Trigger};
+use vigil_shared::aws::lambda::{self, ReportTriggerHandler};
 use vigil_tests::{Aws, Moto};
 
 /// Queues one canned result per query moto will be asked for, in order.
@@ -66,24 +63,27 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     canned.extend((0..5).map(|_| result(&[("n", "bigint")], &[&["1"]])));
     can_results(&moto.endpoint, &serde_json::Value::Array(canned));
 
-    let engine = AthenaEngine::new(athena.clone(), "vigil-reports", std::time::Duration::from_secs(20));
-    let store = S3Reports::new(aws.s3.clone(), "reports");
-    let notifier = SnsReportNotifier::new(aws.sns.clone(), &topic);
-    let trigger = Trigger {
-        engine: &engine,
-        store: &store,
-        notifier: &notifier,
-        audit: None::<&AuditTrail<S3AuditStore>>,
-        who: "lambda:vigil-report-trigger",
-    };
-    let request: ScheduledReport =
-        serde_json::from_str(r#"{"report":"fraud-ops","cadence":"daily","as_of":"2026-12-07T06:00:00Z"}"#)
-            .unwrap();
-    let manifest = trigger.run(&request).await.unwrap();
+    // The handler as Lambda runs it, configured as the template configures it.
+    aws.s3.create_bucket().bucket("audit").send().await.unwrap();
+    let env = lambda::env::REPORTS_BUCKET;
+    let vars = std::collections::BTreeMap::from([
+        (env.to_owned(), "reports".to_owned()),
+        (lambda::env::ATHENA_WORKGROUP.to_owned(), "vigil-reports".to_owned()),
+        (lambda::env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
+        (lambda::env::TOPIC_REPORTS.to_owned(), topic.clone()),
+        (lambda::env::AUDIT_BUCKET.to_owned(), "audit".to_owned()),
+    ]);
+    let mut handler = ReportTriggerHandler::from_vars(&aws.config, &vars).unwrap();
+    handler.metrics = vigil_shared::metrics::MetricsSink::Off;
+    // The fixture `cargo lambda invoke report-trigger --data-file` sends.
+    let request = vigil_tests::workspace().join("events/report-trigger-scheduled.json");
+    let request: serde_json::Value = serde_json::from_slice(&std::fs::read(request).unwrap()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let manifest = handler.handle(request, deadline).await.unwrap();
 
     assert_eq!((manifest.from.as_str(), manifest.to.as_str()), ("2026-12-06", "2026-12-07"));
     assert_eq!(manifest.sections.len(), 6);
-    let prefix = "fraud-ops/2026-12-06_2026-12-07/as_of=2026-12-07T06:00:00.000Z";
+    let prefix = "reports/fraud-ops/2026-12-06_2026-12-07/as_of=2026-12-07T06:00:00.000Z";
     assert_eq!(manifest.result, format!("s3://reports/{prefix}/report.json"));
     let body =
         aws.s3.get_object().bucket("reports").key(format!("{prefix}/report.json")).send().await.unwrap();
@@ -115,6 +115,8 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
         let run = athena.get_query_execution().query_execution_id(&section.query_id).send().await.unwrap();
         let run = run.query_execution().unwrap();
         assert_eq!(run.work_group(), Some("vigil-reports"));
+        let context = run.query_execution_context().and_then(|c| c.database());
+        assert_eq!(context, Some("vigil_lake"), "the SQL names the lake's tables unqualified");
         assert_eq!(run.execution_parameters(), section.parameters.as_slice(), "{}", section.section);
         assert!(
             run.query().unwrap_or_default().contains('?')
@@ -127,4 +129,17 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     assert_eq!(notices.len(), 1);
     let notice = notices[0].body().unwrap_or_default();
     assert!(notice.contains(&manifest.result) && notice.contains("manifest.json"), "{notice}");
+
+    // The run is in the audit trail with the SQL's and the result's hashes.
+    let trail = AuditTrail::new(S3AuditStore::new(aws.s3.clone(), "audit"));
+    let verified = trail.verify().await.unwrap().expect("an intact chain");
+    assert_eq!(verified.entries, 1);
+    let entries = trail.store.entries().await.unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&entries[0].bytes).unwrap();
+    assert_eq!(entry["action"], serde_json::to_value(AuditAction::ReportRun).unwrap(), "{entry}");
+    assert_eq!(entry["inputs"]["result"], format!("sha256:{}", manifest.result_sha256), "{entry}");
+
+    // A bad input is refused as such (Lambda retries it, then it lands in the DLQ).
+    let bad = handler.handle(serde_json::json!({"report": "fraud-ops"}), deadline).await;
+    assert!(matches!(bad, Err(lambda::HandlerError::Event(_))), "{bad:?}");
 }

@@ -390,6 +390,29 @@ fn write(schema: &str, columns: Vec<Column>) -> Result<Vec<u8>, ParquetError> {
     Ok(out)
 }
 
+/// A table's columns as Glue (Hive) declares them for Athena, from its Parquet schema:
+/// what `template.yaml`'s Glue tables must say.
+pub fn glue_columns(schema: &str) -> Result<Vec<(String, String)>, ParquetError> {
+    use parquet::basic::{LogicalType, Type as Physical};
+    let message = parse_message_type(schema)?;
+    let columns = message.get_fields().iter().map(|field| {
+        let kind = match (field.get_basic_info().logical_type_ref(), field.get_physical_type()) {
+            (Some(LogicalType::String), _) => "string".to_owned(),
+            (Some(LogicalType::Timestamp(_)), _) => "timestamp".to_owned(),
+            (Some(LogicalType::Date), _) => "date".to_owned(),
+            (Some(LogicalType::Decimal(d)), _) => format!("decimal({},{})", d.precision, d.scale),
+            (_, Physical::INT64) => "bigint".to_owned(),
+            (_, Physical::INT32) => "int".to_owned(),
+            (_, Physical::FLOAT) => "float".to_owned(),
+            (_, Physical::DOUBLE) => "double".to_owned(),
+            (_, Physical::BOOLEAN) => "boolean".to_owned(),
+            (_, other) => format!("{other}").to_lowercase(),
+        };
+        (field.name().to_owned(), kind)
+    });
+    Ok(columns.collect())
+}
+
 /// Rows of a Parquet file as text by column name, for the producer's batch files: strings
 /// as they are, decimals and numbers in their decimal form, timestamps as RFC 3339 UTC.
 pub fn text_rows(bytes: Vec<u8>) -> Result<Vec<Vec<(String, String)>>, ParquetError> {

@@ -4,20 +4,25 @@
 use crate::report::trigger::{Query, QueryEngine, QueryRun, TriggerError, cell};
 use crate::report::{Cell, Table};
 use aws_sdk_athena::Client;
-use aws_sdk_athena::types::QueryExecutionState;
+use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use std::time::{Duration, Instant};
 
 pub struct AthenaEngine {
     client: Client,
     workgroup: String,
-    /// How long one query may run before the invocation gives up (and Lambda retries it;
-    /// the same token finds the same query).
-    budget: Duration,
+    /// The Glue database the lake's tables are in (the SQL names tables unqualified).
+    database: String,
+    /// When the invocation stops waiting for its queries (Lambda retries it; the same
+    /// tokens find the same queries).
+    deadline: Instant,
 }
 
+/// Most rows one section may return: the reports aggregate, and a page is read whole.
+pub const MAX_ROWS: usize = 100_000;
+
 impl AthenaEngine {
-    pub fn new(client: Client, workgroup: impl Into<String>, budget: Duration) -> Self {
-        Self { client, workgroup: workgroup.into(), budget }
+    pub fn new(client: Client, workgroup: &str, database: &str, deadline: Instant) -> Self {
+        Self { client, workgroup: workgroup.into(), database: database.into(), deadline }
     }
 }
 
@@ -32,6 +37,7 @@ impl QueryEngine for AthenaEngine {
             .start_query_execution()
             .query_string(&query.bound.sql)
             .work_group(&self.workgroup)
+            .query_execution_context(QueryExecutionContext::builder().database(&self.database).build())
             .set_execution_parameters(
                 (!query.bound.parameters.is_empty()).then(|| query.bound.parameters.clone()),
             )
@@ -41,7 +47,6 @@ impl QueryEngine for AthenaEngine {
             .map_err(|e| failed(query, super::describe(&e)))?;
         let id =
             started.query_execution_id().ok_or_else(|| failed(query, "no query execution id"))?.to_owned();
-        let deadline = Instant::now() + self.budget;
         let mut pause = Duration::from_millis(200);
         let bytes_scanned = loop {
             let out = self
@@ -64,8 +69,11 @@ impl QueryEngine for AthenaEngine {
                     let reason = status.and_then(|s| s.state_change_reason()).unwrap_or("no reason given");
                     return Err(failed(query, format!("query {id} did not succeed: {reason}")));
                 }
-                _ if Instant::now() + pause > deadline => {
-                    return Err(failed(query, format!("query {id} still running after {:?}", self.budget)));
+                _ if Instant::now() + pause > self.deadline => {
+                    return Err(failed(
+                        query,
+                        format!("query {id} still running at the invocation's deadline"),
+                    ));
                 }
                 _ => {
                     tokio::time::sleep(pause).await;
@@ -96,6 +104,9 @@ impl QueryEngine for AthenaEngine {
                 let cells: Vec<Cell> =
                     row.data().iter().zip(&kinds).map(|(d, kind)| cell(kind, d.var_char_value())).collect();
                 table.rows.push(cells);
+            }
+            if table.rows.len() > MAX_ROWS {
+                return Err(failed(query, format!("query {id} returned more than {MAX_ROWS} rows")));
             }
             first = false;
         }

@@ -219,11 +219,13 @@ impl DecisionArchive for S3Lake {
 pub struct S3Reports {
     client: Client,
     bucket: String,
+    /// Where reports go in the bucket (`reports/`: what the backup copier copies).
+    prefix: String,
 }
 
 impl S3Reports {
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+    pub fn new(client: Client, bucket: &str, prefix: &str) -> Self {
+        Self { client, bucket: bucket.into(), prefix: prefix.into() }
     }
 }
 
@@ -234,7 +236,8 @@ impl crate::report::trigger::ReportStore for S3Reports {
         body: Vec<u8>,
         content_type: &'static str,
     ) -> Result<String, DeliveryError> {
-        put(&self.client, &self.bucket, key.to_owned(), body, content_type).await?;
+        let key = format!("{}{key}", self.prefix);
+        put(&self.client, &self.bucket, key.clone(), body, content_type).await?;
         Ok(format!("s3://{}/{key}", self.bucket))
     }
 }

@@ -103,6 +103,18 @@ impl Timeouts {
         initial_backoff: secs(1),
     };
 
+    /// Report trigger (900 s): Athena answers its control calls in milliseconds and a
+    /// results page (1,000 rows) or a report object in well under a second; the queries'
+    /// own running time is the invocation's deadline, not these (the trigger polls).
+    pub const REPORTS: Timeouts = Timeouts {
+        function: secs(900),
+        connect: secs(2),
+        attempt: secs(20),
+        operation: secs(60),
+        max_attempts: 3,
+        initial_backoff: secs(1),
+    };
+
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect)
@@ -127,8 +139,9 @@ impl Timeouts {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, Timeouts); 5] = [
+    const ALL: [(&str, Timeouts); 6] = [
         ("backup", Timeouts::BACKUP),
+        ("reports", Timeouts::REPORTS),
         ("scorer", Timeouts::SCORER),
         ("alerts", Timeouts::ALERTS),
         ("producer", Timeouts::PRODUCER),

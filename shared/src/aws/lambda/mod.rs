@@ -8,6 +8,7 @@ mod backup;
 mod decisions;
 mod http;
 mod producer;
+mod report;
 mod scorer;
 mod stream;
 
@@ -15,6 +16,7 @@ pub use alerts::{AlertsConfig, AlertsHandler, MAX_ALERT_LEASE};
 pub use backup::{BackupHandler, BackupSettings};
 pub use decisions::{DeskConfig, ROUTE as DECISIONS_ROUTE};
 pub use producer::{FileSummary, ProducerConfig, ProducerHandler};
+pub use report::{REPORTS_PREFIX, ReportTriggerConfig, ReportTriggerHandler, query_deadline};
 pub use scorer::{ScorerConfig, ScorerHandler, ScorerPipeline, ScreeningConfig, aml, compliance, screening};
 pub use stream::{StreamConfig, StreamPublisher};
 
@@ -83,6 +85,12 @@ pub mod env {
     /// The audit trail's bucket (`audit`): the scorer records the configuration in force,
     /// the backup copier its runs.
     pub const AUDIT_BUCKET: &str = "VIGIL_AUDIT_BUCKET";
+    /// Report trigger: the bucket reports go to, the Athena workgroup they run in, the Glue
+    /// database of the lake's tables, and the topic that hears of each one stored.
+    pub const REPORTS_BUCKET: &str = "VIGIL_REPORTS_BUCKET";
+    pub const ATHENA_WORKGROUP: &str = "VIGIL_ATHENA_WORKGROUP";
+    pub const LAKE_DATABASE: &str = "VIGIL_LAKE_DATABASE";
+    pub const TOPIC_REPORTS: &str = "VIGIL_TOPIC_REPORTS";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +130,9 @@ pub enum HandlerError {
     /// A verification found copies missing or corrupt (the report is stored and logged).
     #[error("verify: {0}")]
     Verify(String),
+    /// A report did not run or was not stored: Lambda retries, then dead-letters it.
+    #[error(transparent)]
+    Report(#[from] crate::report::trigger::TriggerError),
 }
 
 /// Where a function's configuration comes from: the process environment in Lambda; the
