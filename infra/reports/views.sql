@@ -1,6 +1,7 @@
 -- Time travel (README, Reports): every report sees the lake as it stood at :as_of. A row
 -- counts from its ingested_at, a label once known; a batch redelivered in another shape
--- repeats rows later, and each transaction keeps its first ingestion. Put before each
+-- repeats rows later, and each transaction keeps its first ingestion; compaction copies
+-- rows (archive::compact), so every view keeps one copy of each. Put before each
 -- report's SQL as one WITH list; Athena binds the parameters, `vigil report` inlines them.
 decisions_as_of AS (
   SELECT transaction_id, channel, customer_id, terminal_id, account_id, counterparty,
@@ -67,7 +68,13 @@ filings_as_of AS (
   ) latest
   WHERE rn = 1
 ),
+-- Counts per batch and code: a batch's object and its compacted copy count once.
 quarantine_as_of AS (
-  SELECT code, records FROM quarantine
-  WHERE ingested_at <= :as_of AND ingested_at >= :from AND ingested_at < :to
+  SELECT code, records
+  FROM (
+    SELECT q.*, ROW_NUMBER() OVER (PARTITION BY batch, code ORDER BY ingested_at) AS rn
+    FROM quarantine q
+    WHERE ingested_at <= :as_of AND ingested_at >= :from AND ingested_at < :to
+  ) first_copy
+  WHERE rn = 1
 )

@@ -14,6 +14,8 @@ use std::future::Future;
 use std::sync::Mutex;
 
 #[cfg(any(feature = "aws", feature = "embedded-reports"))]
+pub mod compact;
+#[cfg(any(feature = "aws", feature = "embedded-reports"))]
 mod dir;
 #[cfg(any(feature = "aws", feature = "embedded-reports"))]
 pub mod parquet;

@@ -172,7 +172,7 @@ mod backup {
         for i in 0..3 {
             w.put(&format!("decisions/dt=2018-04-0{i}/x.parquet"), body(100, i)).await;
         }
-        w.put("quarantine/dt=2018-04-01/q.jsonl", body(10, 9)).await;
+        w.put("scratch/dt=2018-04-01/q.jsonl", body(10, 9)).await;
         let first = h.handle(json!({"action": "reconcile"})).await.unwrap();
         assert_eq!((first["versions"].as_u64(), first["copied"].as_u64()), (Some(3), Some(3)), "{first}");
         // The first run's own entry in the audit trail (a backed-up source) is all that is new.
@@ -320,7 +320,7 @@ mod backup {
                 "is not under a backed-up bucket and prefix",
             ),
             (
-                object_created(&w.lake, "quarantine/x.jsonl", "v", 1),
+                object_created(&w.lake, "scratch/x.jsonl", "v", 1),
                 "is not under a backed-up bucket and prefix",
             ),
             (w.event("decisions/never-written.parquet", "3sL4kqtJlcpXroDTDmJ"), "does not exist"),

@@ -65,6 +65,7 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
 
     // The handler as Lambda runs it, configured as the template configures it.
     aws.s3.create_bucket().bucket("audit").send().await.unwrap();
+    aws.s3.create_bucket().bucket("lake").send().await.unwrap();
     let env = lambda::env::REPORTS_BUCKET;
     let vars = std::collections::BTreeMap::from([
         (env.to_owned(), "reports".to_owned()),
@@ -72,14 +73,15 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
         (lambda::env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
         (lambda::env::TOPIC_REPORTS.to_owned(), topic.clone()),
         (lambda::env::AUDIT_BUCKET.to_owned(), "audit".to_owned()),
+        (lambda::env::LAKE_BUCKET.to_owned(), "lake".to_owned()),
     ]);
     let mut handler = ReportTriggerHandler::from_vars(&aws.config, &vars).unwrap();
     handler.metrics = vigil_shared::metrics::MetricsSink::Off;
     // The fixture `cargo lambda invoke report-trigger --data-file` sends.
     let request = vigil_tests::workspace().join("events/report-trigger-scheduled.json");
-    let request: serde_json::Value = serde_json::from_slice(&std::fs::read(request).unwrap()).unwrap();
+    let request = serde_json::from_slice(&std::fs::read(request).unwrap()).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let manifest = handler.handle(request, deadline).await.unwrap();
+    let manifest = handler.report(&request, deadline).await.unwrap();
 
     assert_eq!((manifest.from.as_str(), manifest.to.as_str()), ("2026-12-06", "2026-12-07"));
     assert_eq!(manifest.sections.len(), 6);
@@ -138,6 +140,13 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     let entry: serde_json::Value = serde_json::from_slice(&entries[0].bytes).unwrap();
     assert_eq!(entry["action"], serde_json::to_value(AuditAction::ReportRun).unwrap(), "{entry}");
     assert_eq!(entry["inputs"]["result"], format!("sha256:{}", manifest.result_sha256), "{entry}");
+
+    // The compaction schedule's input reaches the lake (empty here: nothing to do).
+    let compacted = handler
+        .handle(serde_json::json!({"action": "compact", "as_of": "2026-12-07T05:00:00Z"}), deadline)
+        .await;
+    let compacted = compacted.unwrap();
+    assert_eq!((compacted["status"].as_str(), compacted["inputs"].as_u64()), (Some("compacted"), Some(0)));
 
     // A bad input is refused as such (Lambda retries it, then it lands in the DLQ).
     let bad = handler.handle(serde_json::json!({"report": "fraud-ops"}), deadline).await;

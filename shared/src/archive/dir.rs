@@ -1,6 +1,7 @@
 //! The lake in a local directory, laid out as in S3: what `vigil replay --lake` writes and
 //! `vigil report --lake DIR` reads.
 
+use super::compact::{LakeObjects, ListedObject};
 use super::{BatchKey, DecisionArchive, Lake, parquet};
 use crate::alert::DeliveryError;
 use std::io::ErrorKind;
@@ -44,6 +45,44 @@ impl DecisionArchive for DirLake {
             create_once(&path, &object.body).map_err(|e| error(format!("{}: {e}", path.display())))?;
         }
         Ok(())
+    }
+}
+
+impl LakeObjects for DirLake {
+    async fn list(&self, prefix: &str) -> Result<Vec<ListedObject>, DeliveryError> {
+        let dir = self.root.join(prefix);
+        let entries = match std::fs::read_dir(&dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other.map_err(|e| error(format!("{}: {e}", dir.display())))?,
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(error)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Objects only: not a write in progress (`create_once`'s aside file).
+            if !name.ends_with(".parquet") || !entry.file_type().map_err(error)?.is_file() {
+                continue;
+            }
+            let modified = entry.metadata().and_then(|m| m.modified()).map_err(error)?;
+            out.push(ListedObject { key: format!("{prefix}{name}"), modified: modified.into() });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, DeliveryError> {
+        std::fs::read(self.root.join(key)).map_err(|e| error(format!("{key}: {e}")))
+    }
+
+    async fn create(&self, key: &str, body: Vec<u8>) -> Result<(), DeliveryError> {
+        create_once(&self.root.join(key), &body).map_err(|e| error(format!("{key}: {e}")))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), DeliveryError> {
+        match std::fs::remove_file(self.root.join(key)) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(error(format!("{key}: {e}"))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -94,6 +94,7 @@ pub const ALERTS_SCHEMA: &str = "message alert {
 /// Records refused by validation, counted by reject code (the records themselves are
 /// sealed in the quarantine prefix).
 pub const QUARANTINE_SCHEMA: &str = "message quarantine {
+  required binary batch (STRING);
   required binary code (STRING);
   required int64 records;
   required int64 ingested_at (TIMESTAMP(MILLIS,true));
@@ -142,7 +143,7 @@ pub fn objects(batch: &BatchKey, lake: &Lake<'_>) -> Result<Vec<LakeObject>, Par
     }
     // A quarantine count has no event time of its own (and a replay quarantines nothing).
     if let (false, super::Clock::At(now)) = (lake.quarantined.is_empty(), lake.clock) {
-        add("quarantine", now.date_naive(), quarantine(lake.quarantined, now)?);
+        add("quarantine", now.date_naive(), quarantine(batch, lake.quarantined, now)?);
     }
     Ok(out)
 }
@@ -345,7 +346,11 @@ fn alerts(rows: &[&Alert], lake: &Lake<'_>) -> Result<Vec<u8>, ParquetError> {
     )
 }
 
-fn quarantine(rejected: &[(String, &'static str)], now: DateTime<Utc>) -> Result<Vec<u8>, ParquetError> {
+fn quarantine(
+    batch: &BatchKey,
+    rejected: &[(String, &'static str)],
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, ParquetError> {
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
     for (_, c) in rejected {
         *counts.entry(c).or_default() += 1;
@@ -353,6 +358,7 @@ fn quarantine(rejected: &[(String, &'static str)], now: DateTime<Utc>) -> Result
     write(
         QUARANTINE_SCHEMA,
         vec![
+            text(counts.keys().map(|_| batch.as_str())),
             text(counts.keys().copied()),
             Column::Int(counts.values().copied().collect()),
             times(counts.keys().map(|_| now)),
@@ -535,8 +541,9 @@ mod tests {
         assert_eq!(get("ingested_at"), Field::TimestampMillis(now.timestamp_millis()).to_string());
         let quarantine = text_rows(body(&objects, keys[2]).to_vec()).unwrap();
         let counts: Vec<(String, String)> =
-            quarantine.iter().map(|r| (r[0].1.clone(), r[1].1.clone())).collect();
+            quarantine.iter().map(|r| (r[1].1.clone(), r[2].1.clone())).collect();
         assert_eq!(counts, [("bad_json".into(), "2".into()), ("negative_amount".into(), "1".into())]);
+        assert!(quarantine.iter().all(|r| r[0] == ("batch".into(), "b1".into())), "{quarantine:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::redact::scrub;
 use crate::store::StoreError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::sync::Arc;
 
@@ -188,30 +188,65 @@ impl S3Lake {
     }
 }
 
+/// Creates a lake object unless it exists (`If-None-Match: *`): a retried write keeps
+/// what the first stored.
+async fn create_once(client: &Client, bucket: &str, key: String, body: Vec<u8>) -> Result<(), DeliveryError> {
+    let sent = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .if_none_match("*")
+        .content_type("application/vnd.apache.parquet")
+        .body(ByteStream::from(body))
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(()),
+        // 412: stored by an earlier attempt. 409: a concurrent attempt is storing it.
+        Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(()),
+        Err(e) => Err(error(e)),
+    }
+}
+
 impl DecisionArchive for S3Lake {
     /// One object per table and day a batch touches, named by the batch key and created
     /// once (`If-None-Match: *`): a retried batch finds its objects there and keeps them.
     async fn put(&self, batch: &BatchKey, lake: &Lake<'_>) -> Result<(), DeliveryError> {
-        let puts = parquet::objects(batch, lake).map_err(error)?.into_iter().map(|o| async move {
-            let sent = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(o.key)
-                .if_none_match("*")
-                .content_type("application/vnd.apache.parquet")
-                .body(ByteStream::from(o.body))
-                .send()
-                .await;
-            match sent {
-                Ok(_) => Ok(()),
-                // 412: stored by an earlier attempt. 409: a concurrent attempt is storing it.
-                Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(()),
-                Err(e) => Err(error(e)),
-            }
-        });
+        let puts = parquet::objects(batch, lake)
+            .map_err(error)?
+            .into_iter()
+            .map(|o| create_once(&self.client, &self.bucket, o.key, o.body));
         stream::iter(puts).buffer_unordered(PARALLELISM).try_collect::<Vec<()>>().await?;
         Ok(())
+    }
+}
+
+impl crate::archive::compact::LakeObjects for S3Lake {
+    async fn list(&self, prefix: &str) -> Result<Vec<crate::archive::compact::ListedObject>, DeliveryError> {
+        let mut out = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for o in page.map_err(error)?.contents() {
+                let (Some(key), Some(modified)) = (o.key(), o.last_modified()) else { continue };
+                let modified =
+                    DateTime::from_timestamp(modified.secs(), modified.subsec_nanos()).unwrap_or_default();
+                out.push(crate::archive::compact::ListedObject { key: key.to_owned(), modified });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, DeliveryError> {
+        get(&self.client, &self.bucket, key).await
+    }
+
+    async fn create(&self, key: &str, body: Vec<u8>) -> Result<(), DeliveryError> {
+        create_once(&self.client, &self.bucket, key.to_owned(), body).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), DeliveryError> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map(drop).map_err(error)
     }
 }
 

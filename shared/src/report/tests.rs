@@ -119,3 +119,78 @@ async fn an_empty_lake_reports_zeros_and_null_ratios() {
         assert_eq!(result.sections.len(), report.sections.len());
     }
 }
+
+/// Every report over the first week of 2024, as JSON, and the lake's object count.
+async fn all_reports(root: &std::path::Path, as_of: &str) -> Vec<String> {
+    let period =
+        Period::new("2024-01-01".parse().unwrap(), "2024-01-08".parse().unwrap(), at(as_of)).unwrap();
+    let engine = EmbeddedLake::open(root).await.unwrap();
+    let mut out = Vec::new();
+    for report in super::REPORTS {
+        out.push(engine.run(report, period).await.unwrap().render(Format::Json));
+    }
+    out
+}
+
+fn objects(root: &std::path::Path) -> usize {
+    let mut n = 0;
+    for table in std::fs::read_dir(root).unwrap() {
+        for day in std::fs::read_dir(table.unwrap().path()).unwrap() {
+            n += std::fs::read_dir(day.unwrap().path()).unwrap().count();
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn compaction_keeps_every_report_byte_identical_while_it_runs_and_after() {
+    use crate::archive::compact;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = DirLake::new(dir.path());
+    let scorer = Scorer::new(MemoryStateStore::default(), AmountModel, Policy::default());
+    for i in 0..6 {
+        let (id, amount) = (format!("t{i}"), if i % 2 == 0 { "950" } else { "20" });
+        let events = vec![card(&id, amount, &format!("2024-01-01T1{i}:00:00Z"))];
+        let now = format!("2024-01-01T1{i}:00:01Z");
+        let outcomes = scorer.process(&events, at(&now)).await.unwrap();
+        let mut report = BatchReport::of(events, outcomes);
+        report.rejected = vec![(format!("{i}-9"), "MALFORMED")];
+        crate::pipeline::archive(&lake, &report, &report.alerts(), scorer.versions(), Clock::At(at(&now)))
+            .await
+            .unwrap();
+    }
+    deliver(&scorer, &lake, vec![label("t2", "2024-01-01T18:00:00Z")], "2024-01-01T18:00:01Z").await;
+    let as_of = "2024-01-03T00:00:00Z";
+    let before = all_reports(dir.path(), as_of).await;
+    let small = objects(dir.path());
+    assert!(before.iter().any(|r| r.contains("\"quarantined\": 6")), "{before:?}");
+
+    // Written, not yet retired: every row twice on disk, once in every report.
+    let day = "2024-01-01".parse().unwrap();
+    // Retirement goes by the objects' own modification times: the wall clock's.
+    let now = Utc::now();
+    let first = compact::day(&lake, day, now).await.unwrap();
+    let decisions = first.iter().find(|c| c.partition.starts_with("decisions/")).unwrap();
+    assert_eq!((decisions.inputs, decisions.rows, decisions.retired), (6, 6, 0), "{first:?}");
+    assert_eq!(objects(dir.path()), small + first.iter().filter(|c| c.written.is_some()).count());
+    assert_eq!(all_reports(dir.path(), as_of).await, before, "both copies there: one counted");
+    assert_eq!(
+        compact::day(&lake, day, now).await.unwrap().iter().filter(|c| c.written.is_some()).count(),
+        0
+    );
+
+    // A day later the covered objects go; nothing else changes.
+    let later = now + compact::RETIRE_AFTER + chrono::TimeDelta::hours(12);
+    let second = compact::day(&lake, day, later).await.unwrap();
+    assert_eq!(
+        second.iter().map(|c| c.retired).sum::<usize>(),
+        first.iter().map(|c| c.inputs).sum::<usize>()
+    );
+    assert!(second.iter().all(|c| c.written.is_none()), "{second:?}");
+    let tables = crate::archive::parquet::TABLES.len();
+    assert!(objects(dir.path()) <= tables, "one object per table and day: {}", objects(dir.path()));
+    assert_eq!(all_reports(dir.path(), as_of).await, before);
+    // A third run finds nothing to do.
+    let third = compact::day(&lake, day, later).await.unwrap();
+    assert!(third.iter().all(|c| c.written.is_none() && c.retired == 0), "{third:?}");
+}

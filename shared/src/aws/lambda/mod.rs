@@ -133,6 +133,9 @@ pub enum HandlerError {
     /// A report did not run or was not stored: Lambda retries, then dead-letters it.
     #[error(transparent)]
     Report(#[from] crate::report::trigger::TriggerError),
+    /// The lake could not be read or written while compacting: Lambda retries the run.
+    #[error(transparent)]
+    Compaction(#[from] crate::archive::compact::CompactError),
 }
 
 /// Where a function's configuration comes from: the process environment in Lambda; the

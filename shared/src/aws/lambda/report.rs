@@ -1,13 +1,15 @@
 //! The report trigger: an EventBridge Scheduler input (`{"report", "cadence", "as_of"}`)
 //! → each section of that report on Athena, the result, page and manifest in the reports
 //! bucket, an audit entry and a notice on the reports topic. A retried invocation sends the
-//! same idempotency tokens, so Athena hands back the queries it already ran.
+//! same idempotency tokens, so Athena hands back the queries it already ran. The daily
+//! `{"action": "compact", "as_of"}` compacts the lake's last week of partitions.
 
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, env, var};
+use crate::archive::compact;
 use crate::audit::AuditTrail;
 use crate::aws::athena::AthenaEngine;
 use crate::aws::audit::S3AuditStore;
-use crate::aws::s3::S3Reports;
+use crate::aws::s3::{S3Lake, S3Reports};
 use crate::aws::sns::SnsReportNotifier;
 use crate::metrics::{MetricsSink, Unit};
 use crate::report::trigger::{Manifest, ScheduledReport, Trigger};
@@ -19,6 +21,9 @@ use std::time::{Duration, Instant};
 /// Where reports go in the reports bucket: the prefix the backup copier copies.
 pub const REPORTS_PREFIX: &str = "reports/";
 
+/// Days before `as_of`'s day a compaction run goes over: late rows land in past days.
+pub const COMPACTED_DAYS: i64 = 7;
+
 /// What an invocation keeps after its queries for storing, auditing and notifying.
 pub const FINISHING_TIME: Duration = Duration::from_secs(60);
 
@@ -29,6 +34,7 @@ pub struct ReportTriggerConfig {
     pub workgroup: String,
     pub database: String,
     pub topic: String,
+    pub lake_bucket: String,
 }
 
 impl ReportTriggerConfig {
@@ -38,6 +44,7 @@ impl ReportTriggerConfig {
             workgroup: var(vars, env::ATHENA_WORKGROUP)?,
             database: var(vars, env::LAKE_DATABASE)?,
             topic: var(vars, env::TOPIC_REPORTS)?,
+            lake_bucket: var(vars, env::LAKE_BUCKET)?,
         })
     }
 }
@@ -47,6 +54,7 @@ pub struct ReportTriggerHandler {
     config: ReportTriggerConfig,
     store: S3Reports,
     notifier: SnsReportNotifier,
+    lake: S3Lake,
     audit: Option<AuditTrail<S3AuditStore>>,
     pub metrics: MetricsSink,
 }
@@ -62,16 +70,54 @@ impl ReportTriggerHandler {
             athena: aws_sdk_athena::Client::new(sdk),
             store: S3Reports::new(crate::aws::s3::client(sdk), &config.reports_bucket, REPORTS_PREFIX),
             notifier: SnsReportNotifier::new(aws_sdk_sns::Client::new(sdk), &config.topic),
+            lake: S3Lake::new(crate::aws::s3::client(sdk), &config.lake_bucket),
             audit: super::audit_trail(sdk, vars),
             metrics: MetricsSink::default(),
             config,
         })
     }
 
-    /// Runs the scheduled report; its queries may wait until `deadline`.
-    pub async fn handle(&self, event: Value, deadline: Instant) -> Result<Manifest, HandlerError> {
+    /// Runs the scheduled report (its queries may wait until `deadline`) or compaction.
+    pub async fn handle(&self, event: Value, deadline: Instant) -> Result<Value, HandlerError> {
+        if event.get("action").is_some() {
+            let Compaction::Compact { as_of } =
+                serde_json::from_value(event).map_err(|e| HandlerError::Event(e.to_string()))?;
+            return self.compact(as_of).await;
+        }
         let request: ScheduledReport =
             serde_json::from_value(event).map_err(|e| HandlerError::Event(e.to_string()))?;
+        let manifest = self.report(&request, deadline).await?;
+        Ok(serde_json::to_value(&manifest).unwrap_or_default())
+    }
+
+    /// Compacts (and retires what earlier runs compacted in) the week before `as_of`.
+    async fn compact(&self, as_of: DateTime<Utc>) -> Result<Value, HandlerError> {
+        let mut partitions = Vec::new();
+        for back in 1..=COMPACTED_DAYS {
+            let day = as_of.date_naive() - chrono::TimeDelta::days(back);
+            let done = compact::day(&self.lake, day, Utc::now()).await?;
+            partitions.extend(done.into_iter().filter(|c| c.written.is_some() || c.retired > 0));
+        }
+        let inputs: usize = partitions.iter().map(|c| c.inputs).sum();
+        let retired: usize = partitions.iter().map(|c| c.retired).sum();
+        self.metrics.emit(
+            "reports",
+            &[
+                ("ObjectsCompacted", Unit::Count, inputs as f64),
+                ("ObjectsRetired", Unit::Count, retired as f64),
+            ],
+        );
+        tracing::info!(inputs, retired, partitions = partitions.len(), "lake compacted");
+        Ok(
+            serde_json::json!({ "status": "compacted", "inputs": inputs, "retired": retired, "partitions": partitions }),
+        )
+    }
+
+    pub async fn report(
+        &self,
+        request: &ScheduledReport,
+        deadline: Instant,
+    ) -> Result<Manifest, HandlerError> {
         let started = Instant::now();
         let engine =
             AthenaEngine::new(self.athena.clone(), &self.config.workgroup, &self.config.database, deadline);
@@ -83,7 +129,7 @@ impl ReportTriggerHandler {
             audit: self.audit.as_ref(),
             who: &who,
         };
-        let manifest = trigger.run(&request).await?;
+        let manifest = trigger.run(request).await?;
         self.metrics.emit(
             "reports",
             &[
@@ -94,6 +140,13 @@ impl ReportTriggerHandler {
         );
         Ok(manifest)
     }
+}
+
+/// The compaction schedule's input.
+#[derive(serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+enum Compaction {
+    Compact { as_of: DateTime<Utc> },
 }
 
 /// When an invocation's queries must stop waiting: its Lambda deadline (milliseconds since
@@ -124,6 +177,7 @@ mod tests {
             (env::ATHENA_WORKGROUP.to_owned(), "vigil-reports".to_owned()),
             (env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
             (env::TOPIC_REPORTS.to_owned(), "arn:aws:sns:us-east-1:123456789012:reports".to_owned()),
+            (env::LAKE_BUCKET.to_owned(), "lake".to_owned()),
         ]);
         let config = ReportTriggerConfig::from_vars(&vars).unwrap();
         assert_eq!(config.database, "vigil_lake");
