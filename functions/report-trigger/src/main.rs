@@ -1,6 +1,7 @@
 //! Report trigger: an EventBridge Scheduler input → one report run on Athena, stored with
 //! its manifest, audited and announced. The work is `ReportTriggerHandler`'s.
 
+#![recursion_limit = "256"]
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use vigil_shared::aws::{self, lambda::ReportTriggerHandler, lambda::query_deadline};
