@@ -531,7 +531,6 @@ fn is_undecided_kind(payload: &str) -> bool {
     serde_json::from_str::<Value>(payload).is_ok_and(|v| v["type"] == "label" || v["type"] == "customer")
 }
 
-/// Transaction id → (verdict, channel) of every decision in the lake.
 /// Every row of one lake table, as text columns.
 async fn lake_rows(config: &SdkConfig, stack: &LocalStack, table: &str) -> Result<Vec<Row>, String> {
     let s3 = vigil_shared::aws::s3::client(config);
@@ -564,15 +563,15 @@ fn field(row: &Row, name: &str) -> Option<String> {
     row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
-/// Each decided transaction's verdict and channel, from the lake.
+/// Transaction id → (verdict, channel) of every decision in the lake.
 async fn lake_decisions(
     config: &SdkConfig,
     stack: &LocalStack,
 ) -> Result<HashMap<String, (String, String)>, String> {
     let rows = lake_rows(config, stack, "decisions").await?;
     let decided = rows.iter().filter_map(|row| {
-        let verdict = (field(row, "transaction_id")?, field(row, "verdict")?);
-        Some((verdict.0, (verdict.1, field(row, "channel").unwrap_or_else(|| "card".into()))))
+        let channel = field(row, "channel").unwrap_or_else(|| "card".into());
+        Some((field(row, "transaction_id")?, (field(row, "verdict")?, channel)))
     });
     Ok(decided.collect())
 }

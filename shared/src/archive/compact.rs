@@ -121,8 +121,8 @@ pub async fn partition<L: LakeObjects>(
         lake.delete(key).await?;
         report.retired += 1;
     }
-    // Small objects no compacted object covers yet, oldest name first (keys are content
-    // hashes: any fixed order makes the same object of the same inputs).
+    // Small objects no compacted object covers yet, in listing order (by key) up to the
+    // cap; sorted below, so the same inputs always make the same object under the same key.
     let mut inputs = Vec::new();
     for object in listed.iter().filter(|o| !is_compacted(&o.key) && !already.contains(&o.key)) {
         if inputs.len() == MAX_INPUTS {

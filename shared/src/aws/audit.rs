@@ -9,7 +9,6 @@
 use super::describe;
 use crate::audit::{AuditError, AuditStore, StoredEntry};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
 use std::collections::BTreeMap;
 
 /// Where the entries are, under the bucket.
@@ -101,23 +100,11 @@ impl AuditStore for S3AuditStore {
         Ok(Some(StoredEntry { seq, bytes: self.read(seq).await?, versions: 1, deleted: false }))
     }
 
+    /// `false` when the number is taken (or another write of it is under way).
     async fn create(&self, seq: u64, bytes: Vec<u8>) -> Result<bool, AuditError> {
-        let out = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::key(seq))
-            .if_none_match("*")
-            .content_type("application/json")
-            .body(ByteStream::from(bytes))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(true),
-            // 412: the number is taken; 409: another write of it is under way.
-            Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(false),
-            Err(e) => Err(failed(&e)),
-        }
+        crate::aws::s3::put_if_absent(&self.client, &self.bucket, Self::key(seq), bytes, "application/json")
+            .await
+            .map_err(|e| AuditError::Store { service: e.service, message: e.message })
     }
 
     async fn entries(&self) -> Result<Vec<StoredEntry>, AuditError> {

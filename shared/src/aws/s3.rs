@@ -188,24 +188,34 @@ impl S3Lake {
     }
 }
 
-/// Creates a lake object unless it exists (`If-None-Match: *`): a retried write keeps
-/// what the first stored.
-async fn create_once(client: &Client, bucket: &str, key: String, body: Vec<u8>) -> Result<(), DeliveryError> {
+/// Creates `key` unless an object is there (`If-None-Match: *`); `false` when one is: an
+/// earlier attempt stored it (412) or a concurrent one is storing it (409).
+pub async fn put_if_absent(
+    client: &Client,
+    bucket: &str,
+    key: String,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<bool, DeliveryError> {
     let sent = client
         .put_object()
         .bucket(bucket)
         .key(key)
         .if_none_match("*")
-        .content_type("application/vnd.apache.parquet")
+        .content_type(content_type)
         .body(ByteStream::from(body))
         .send()
         .await;
     match sent {
-        Ok(_) => Ok(()),
-        // 412: stored by an earlier attempt. 409: a concurrent attempt is storing it.
-        Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(()),
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409)) => Ok(false),
         Err(e) => Err(error(e)),
     }
+}
+
+/// Creates a lake object once: a retried write keeps what the first stored.
+async fn create_once(client: &Client, bucket: &str, key: String, body: Vec<u8>) -> Result<(), DeliveryError> {
+    put_if_absent(client, bucket, key, body, "application/vnd.apache.parquet").await.map(drop)
 }
 
 impl DecisionArchive for S3Lake {

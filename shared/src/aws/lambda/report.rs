@@ -66,11 +66,12 @@ impl ReportTriggerHandler {
 
     pub fn from_vars(sdk: &SdkConfig, vars: &dyn Vars) -> Result<Self, ConfigError> {
         let config = ReportTriggerConfig::from_vars(vars)?;
+        let s3 = crate::aws::s3::client(sdk);
         Ok(Self {
             athena: aws_sdk_athena::Client::new(sdk),
-            store: S3Reports::new(crate::aws::s3::client(sdk), &config.reports_bucket, REPORTS_PREFIX),
+            store: S3Reports::new(s3.clone(), &config.reports_bucket, REPORTS_PREFIX),
             notifier: SnsReportNotifier::new(aws_sdk_sns::Client::new(sdk), &config.topic),
-            lake: S3Lake::new(crate::aws::s3::client(sdk), &config.lake_bucket),
+            lake: S3Lake::new(s3, &config.lake_bucket),
             audit: super::audit_trail(sdk, vars),
             metrics: MetricsSink::default(),
             config,
