@@ -3,6 +3,7 @@
 #   .venv/               moto (AWS), aws-sam-cli and cfn-lint, from infra/local/requirements.txt
 #   .tools/tansu/bin/    tansu, a Kafka-protocol broker (MSK), built from crates.io
 #   .tools/azurite/      Azurite, the Azure Storage emulator (Blob), from npm (needs Node >= 18)
+#   chromium             Debian's, system-wide (as root, or says how): the report page test
 # Usage: infra/setup.sh            everything the tests need (what .ci/run calls)
 #        infra/setup.sh --aws      the venv and Azurite (enough for `vigil demo --local-aws`
 #                                  and `vigil backup drill`)
@@ -35,6 +36,17 @@ if ! grep -qs "\"version\": \"$AZURITE_VERSION\"" .tools/azurite/node_modules/az
     echo "azurite $AZURITE_VERSION installed in .tools/azurite"
 fi
 [ "$mode" = "--aws" ] && exit 0
+
+# cli/tests/report.rs opens every report page in headless Chromium.
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        echo "$(chromium --version) installed"
+    else
+        echo "the report page test needs Chromium: sudo apt-get install chromium" >&2
+    fi
+fi
 
 TANSU_VERSION=0.6.0
 if ! .tools/tansu/bin/tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then

@@ -126,6 +126,10 @@ enum Command {
         /// each function's log lines) under this directory, for inspection.
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// With --local-aws: where to write the fraud-ops report page over the lake the run
+        /// wrote (the demo ends by pointing at it).
+        #[arg(long, default_value = "target/demo/fraud-ops.html")]
+        report: PathBuf,
     },
     /// The deployed pipeline on a local AWS (as `demo --local-aws`) under the failures Lambda
     /// and AWS produce — invocations killed mid-save, batches redelivered and retried from
@@ -192,9 +196,22 @@ fn main() -> Result<()> {
         }
         Command::Generate { spec, out, labels } => generate::write(&spec, &out, labels.as_deref()),
         Command::Demo { spec, local_aws: false, .. } => demo::run(&spec),
-        Command::Demo { spec, local_aws: true, transactions, rate, request_size, decide, events, dump } => {
+        Command::Demo {
+            spec,
+            local_aws: true,
+            transactions,
+            rate,
+            request_size,
+            decide,
+            events,
+            dump,
+            report,
+        } => {
             let rate = (rate > 0.0).then_some(rate);
-            local::demo(&spec, &local::LocalDemo { transactions, rate, request_size, decide, events, dump })
+            local::demo(
+                &spec,
+                &local::LocalDemo { transactions, rate, request_size, decide, events, dump, report },
+            )
         }
         Command::Drill { local_aws: false, .. } => {
             anyhow::bail!("the drill runs on the local stack: --local-aws")

@@ -1,9 +1,9 @@
 //! `vigil report NAME`: a report's SQL (the files the report trigger runs on Athena) on
 //! the embedded engine, over a lake directory or a lake on S3.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vigil_shared::report::{self, Format, Period, embedded::EmbeddedLake};
 
 /// Bounds what `--lake s3://…` copies down.
@@ -34,35 +34,70 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
-    let Some(definition) = report::find(&args.name) else {
-        let names: Vec<&str> = report::REPORTS.iter().map(|r| r.name).collect();
-        bail!("no report {:?}: one of {}", args.name, names.join(", "));
-    };
+    let definition = definition(&args.name)?;
     let period = Period::new(args.from, args.to, Period::parse_as_of(&args.as_of)?)?;
     crate::local::runtime()?.block_on(async {
-        // An S3 lake is copied down first; the copy lives until the report is written.
-        let copy = match args.lake.strip_prefix("s3://") {
-            Some(location) => {
-                let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
-                let dir = tempfile::tempdir().context("a directory for the lake's objects")?;
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-                let s3 = vigil_shared::aws::s3::client(&config);
-                let n = vigil_shared::aws::s3::download(&s3, bucket, prefix, dir.path(), MAX_OBJECTS).await?;
-                tracing::info!(objects = n, "lake copied from S3");
-                Some(dir)
-            }
-            None => None,
-        };
-        let root = copy.as_ref().map_or_else(|| PathBuf::from(&args.lake), |d| d.path().to_path_buf());
-        let lake = EmbeddedLake::open(&root).await?;
-        let result = lake.run(definition, period).await?;
-        let text = result.render(args.format);
+        let lake = Lake::open(&args.lake).await?;
+        let text = lake.engine().await?.run(definition, period).await?.render(args.format);
         match &args.out {
-            Some(path) => {
-                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-            }
+            Some(path) => write(path, &text)?,
             None => print!("{text}"),
         }
         Ok(())
     })
+}
+
+pub(crate) fn definition(name: &str) -> Result<&'static report::Report> {
+    report::find(name).with_context(|| {
+        let names: Vec<&str> = report::REPORTS.iter().map(|r| r.name).collect();
+        format!("no report {name:?}: one of {}", names.join(", "))
+    })
+}
+
+pub(crate) fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A lake directory, or an S3 lake copied down (the copy lives as long as this).
+pub(crate) struct Lake {
+    root: PathBuf,
+    _copy: Option<tempfile::TempDir>,
+}
+
+impl Lake {
+    pub(crate) async fn open(lake: &str) -> Result<Lake> {
+        let Some(location) = lake.strip_prefix("s3://") else {
+            return Ok(Lake { root: PathBuf::from(lake), _copy: None });
+        };
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        Self::download(&config, bucket, prefix).await
+    }
+
+    pub(crate) async fn download(config: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> Result<Lake> {
+        let dir = tempfile::tempdir().context("a directory for the lake's objects")?;
+        let s3 = vigil_shared::aws::s3::client(config);
+        let n = vigil_shared::aws::s3::download(&s3, bucket, prefix, dir.path(), MAX_OBJECTS).await?;
+        tracing::info!(objects = n, "lake copied from S3");
+        Ok(Lake { root: dir.path().to_path_buf(), _copy: Some(dir) })
+    }
+
+    pub(crate) async fn engine(&self) -> Result<EmbeddedLake> {
+        Ok(EmbeddedLake::open(&self.root).await?)
+    }
+
+    /// The days the decisions table holds (its `dt=` partitions), first and last.
+    pub(crate) fn decided_days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let days = std::fs::read_dir(self.root.join("decisions")).ok()?.filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            NaiveDate::parse_from_str(name.to_str()?.strip_prefix("dt=")?, "%Y-%m-%d").ok()
+        });
+        days.fold(None, |span, d| match span {
+            None => Some((d, d)),
+            Some((first, last)) => Some((first.min(d), last.max(d))),
+        })
+    }
 }

@@ -2,6 +2,8 @@
 //! a lake the scorer's own archive path wrote from generated data, and the fraud-ops
 //! numbers against an independent count from the replay's decisions and the label file.
 
+mod browser;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -24,6 +26,35 @@ fn rows(p: &Path) -> Vec<HashMap<String, String>> {
             headers.iter().zip(row.unwrap().iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect()
         })
         .collect()
+}
+
+/// The training baseline `infra/model/baseline.py` recorded for `version`, read from its file.
+fn baseline(version: &serde_json::Value) -> [f64; 10] {
+    let version = format!("('{}',", version.as_str().expect("a model version"));
+    let mut shares = [f64::NAN; 10];
+    for line in include_str!("../../infra/reports/baselines.sql").lines() {
+        if let Some(row) = line.trim().strip_prefix(&version) {
+            let (bucket, share) = row.trim_end_matches([',', ')']).split_once(',').unwrap();
+            shares[bucket.trim().parse::<usize>().unwrap()] = share.trim().parse().unwrap();
+        }
+    }
+    assert!(shares.iter().all(|s| s.is_finite()), "a baseline for {version}");
+    assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{version}'s shares sum to one: {shares:?}");
+    shares
+}
+
+/// PSI as the report defines it: shares floored at 0.0001, rounded to 6 places.
+fn population_stability(counts: &[usize; 10], expected: &[f64; 10]) -> f64 {
+    let total = counts.iter().sum::<usize>() as f64;
+    let psi: f64 = counts
+        .iter()
+        .zip(expected)
+        .map(|(n, e)| {
+            let (a, e) = ((*n as f64 / total).max(1e-4), e.max(1e-4));
+            (a - e) * (a / e).ln()
+        })
+        .sum();
+    (psi * 1e6).round() / 1e6
 }
 
 const AS_OF: &str = "2018-04-20T00:00:00Z";
@@ -80,12 +111,15 @@ fn reports_over_a_replayed_lake_match_an_independent_count() {
         .map(|r| r["transaction_id"].clone())
         .collect();
     let (mut n, mut verdicts, mut alerts, mut confirmed, mut hits) = (0, HashMap::new(), 0, 0, 0);
+    let mut tenths = [0_usize; 10];
     for r in rows(&scores) {
         let t = &time[&r["transaction_id"]];
         if t.as_str() < "2018-04-03" || t.as_str() > AS_OF {
             continue;
         }
         n += 1;
+        let score: f32 = r["score"].parse().unwrap();
+        tenths[((f64::from(score) * 10.0).floor() as usize).min(9)] += 1;
         *verdicts.entry(r["decision"].clone()).or_insert(0) += 1;
         let alerted = r["decision"] != "ACCEPT";
         let is_fraud = fraud.contains(&r["transaction_id"]);
@@ -127,18 +161,39 @@ fn reports_over_a_replayed_lake_match_an_independent_count() {
     assert_eq!(completeness["alerting_decisions"].as_u64().unwrap() as usize, alerts);
     let monitoring: serde_json::Value =
         serde_json::from_str(&report(&lake, "model-monitoring", "json", AS_OF)).unwrap();
+    let model_version = monitoring["sections"]["verdict_mix"][0]["model_version"].clone();
     let buckets = monitoring["sections"]["score_distribution"].as_array().unwrap();
     assert_eq!(buckets.iter().map(|b| b["transactions"].as_u64().unwrap() as usize).sum::<usize>(), n);
+    assert_eq!(buckets.len(), 10, "every tenth listed for the one model version");
+    let psi = &monitoring["sections"]["psi"][0];
+    assert_eq!(psi["model_version"], model_version);
+    assert_eq!(psi["transactions"].as_u64().unwrap() as usize, n);
+    let want = population_stability(&tenths, &baseline(&model_version));
+    assert!((psi["psi"].as_f64().unwrap() - want).abs() < 1e-6, "psi {} against {want}", psi["psi"]);
 
     // Every report in every format; the CSV is the same numbers in long form.
+    // Each page opened in headless Chromium: no console message, every chart at its size.
     for name in ["fraud-ops", "model-monitoring", "compliance", "basel-oprisk", "sox-evidence"] {
-        for format in ["json", "csv", "html"] {
+        for format in ["json", "csv"] {
             assert!(!report(&lake, name, format, AS_OF).is_empty(), "{name} {format}");
         }
+        browser::check(&report(&lake, name, "html", AS_OF), dir.path(), name);
     }
     let csv = report(&lake, "fraud-ops", "csv", AS_OF);
     assert!(csv.starts_with("section,row,column,value\n"));
     assert!(csv.contains(&format!("summary,0,transactions,{n}\n")), "{csv}");
     let html = report(&lake, "fraud-ops", "html", AS_OF);
     assert!(html.contains("<svg") && html.contains("Alerts per day"), "charts drawn");
+}
+
+#[test]
+fn the_page_check_sees_console_errors_and_missing_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = "<!DOCTYPE html><html><body><section><table></table><figure><svg width=\"10\" height=\"10\"></svg>\
+                </figure></section><script>console.error(\"broken\")</script></body></html>";
+    let opened = browser::open(page, dir.path(), "broken");
+    assert!(opened.console.iter().any(|l| l.contains("broken")), "{:?}", opened.console);
+    let layout = opened.layout.expect("the probe reports");
+    assert_eq!((layout.charts, layout.charts_at_size, layout.sections), (1, 0, 1));
+    assert_eq!(browser::png_size(&opened.screenshot).0, 1200);
 }

@@ -24,6 +24,8 @@ import pandas as pd
 from onnxmltools import convert_lightgbm
 from onnxmltools.convert.common.data_types import FloatTensorType
 
+import baseline
+
 ROOT = Path(__file__).resolve().parents[2]
 VIGIL = ROOT / "target" / "release" / "vigil"
 WORK = Path(__file__).resolve().parent / "work"
@@ -139,6 +141,10 @@ def main():
     version = f"lgbm-{until}"
     sample, expected = export(model, train, names, version, MODEL_OUT)
     REFERENCE_OUT.write_text(json.dumps({"rows": sample.tolist(), "scores": expected.tolist()}, indent=1) + "\n")
+    # The training window's scores as the scorer computes them: the PSI baseline.
+    scores = WORK / "scores-shipped.csv"
+    run(VIGIL, "replay", "--transactions", args.data, "--labels", WORK / "labels.csv", "--model", MODEL_OUT, "--out", scores)
+    baseline.record(version, baseline.shares(args.data, scores, TRAIN_FROM, until))
     importance = sorted(zip(model.booster_.feature_importance("gain"), names), reverse=True)
     write_card(version, until, len(train), int(train.tx_fraud.sum()), names, results, importance)
     print(f"wrote {MODEL_OUT} ({MODEL_OUT.stat().st_size} bytes)", file=sys.stderr)

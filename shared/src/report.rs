@@ -41,8 +41,13 @@ macro_rules! section {
     };
 }
 
-/// The views every section runs over (see the file).
-pub const VIEWS: &str = include_str!("../../infra/reports/views.sql");
+/// The views every section runs over (see the files): the time-travel views, then each
+/// model's training score distribution (`infra/model/baseline.py` writes it).
+pub const VIEWS: &str = concat!(
+    include_str!("../../infra/reports/views.sql"),
+    ",\n",
+    include_str!("../../infra/reports/baselines.sql")
+);
 
 pub const REPORTS: &[Report] = &[
     Report {
@@ -61,6 +66,7 @@ pub const REPORTS: &[Report] = &[
         name: "model-monitoring",
         title: "Model monitoring",
         sections: &[
+            section!("model-monitoring", "psi"),
             section!("model-monitoring", "score_distribution"),
             section!("model-monitoring", "calibration"),
             section!("model-monitoring", "verdict_mix"),

@@ -152,3 +152,82 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     let bad = handler.handle(serde_json::json!({"report": "fraud-ops"}), deadline).await;
     assert!(matches!(bad, Err(lambda::HandlerError::Event(_))), "{bad:?}");
 }
+
+/// Every report as the embedded engine reads the lake on moto now.
+async fn reports(aws: &Aws, period: vigil_shared::report::Period) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    vigil_shared::aws::s3::download(&aws.s3, vigil_tests::LAKE, "", dir.path(), 10_000).await.unwrap();
+    let engine = vigil_shared::report::embedded::EmbeddedLake::open(dir.path()).await.unwrap();
+    let mut out = Vec::new();
+    for report in vigil_shared::report::REPORTS {
+        out.push(engine.run(report, period).await.unwrap().render(vigil_shared::report::Format::Json));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compaction_on_s3_keeps_every_report_while_covered_objects_wait_out_their_retirement() {
+    use vigil_shared::archive::compact;
+    use vigil_tests::events;
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    aws.create_table().await;
+    aws.create_buckets().await;
+    aws.alert_bus().await;
+    let scorer = aws.scorer();
+
+    // Yesterday's payments in four batches: four small objects in its decisions partition.
+    let now = chrono::Utc::now();
+    let day = now.date_naive() - chrono::Days::new(1);
+    for batch in 0..4 {
+        let payloads: Vec<String> = (0..25)
+            .map(|i| {
+                let at = format!("{day}T{:02}:{:02}:00Z", 8 + batch, i);
+                let amount = if i == 7 { "4800.00" } else { "42.10" };
+                events::transaction(&format!("b{batch}-{i}"), &format!("c{i}"), "term-1", amount, &at)
+            })
+            .collect();
+        let event = serde_json::from_value(events::kinesis(&payloads)).unwrap();
+        let response = scorer.kinesis(event, now).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+    let partition = format!("decisions/dt={day}/");
+    let small = aws.keys(vigil_tests::LAKE, &partition).await;
+    assert_eq!(small.len(), 4, "{small:?}");
+    let period = vigil_shared::report::Period::new(day, now.date_naive(), now + chrono::TimeDelta::minutes(1))
+        .unwrap();
+    let before = reports(&aws, period).await;
+    let summary: serde_json::Value = serde_json::from_str(&before[0]).unwrap();
+    assert_eq!(summary["transactions"], 100, "{summary}");
+
+    // The daily schedule's input, through the handler as deployed.
+    let vars = std::collections::BTreeMap::from([
+        (lambda::env::REPORTS_BUCKET.to_owned(), "reports".to_owned()),
+        (lambda::env::ATHENA_WORKGROUP.to_owned(), "vigil-reports".to_owned()),
+        (lambda::env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
+        (lambda::env::TOPIC_REPORTS.to_owned(), "arn:aws:sns:us-east-1:123456789012:reports".to_owned()),
+        (lambda::env::LAKE_BUCKET.to_owned(), vigil_tests::LAKE.to_owned()),
+    ]);
+    let mut handler = ReportTriggerHandler::from_vars(&aws.config, &vars).unwrap();
+    handler.metrics = vigil_shared::metrics::MetricsSink::Off;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = serde_json::json!({"action": "compact", "as_of": now.to_rfc3339()});
+    let done = handler.handle(run.clone(), deadline).await.unwrap();
+    assert_eq!(done["retired"], 0, "covered objects outlive their copy: {done}");
+    let keys = aws.keys(vigil_tests::LAKE, &partition).await;
+    assert_eq!(keys.len(), 5, "the four and their compacted copy: {keys:?}");
+    assert_eq!(reports(&aws, period).await, before, "a report run meanwhile sees each row once");
+    let again = handler.handle(run, deadline).await.unwrap();
+    assert_eq!(again["inputs"], 0, "a repeated run writes nothing new: {again}");
+
+    // A run past RETIRE_AFTER deletes what the copy covers; then there is nothing to do.
+    let lake = vigil_shared::aws::s3::S3Lake::new(aws.s3.clone(), vigil_tests::LAKE);
+    let later = now + compact::RETIRE_AFTER + chrono::TimeDelta::minutes(5);
+    let retired: usize = compact::day(&lake, day, later).await.unwrap().iter().map(|c| c.retired).sum();
+    assert!(retired >= 4, "{retired}");
+    let keys = aws.keys(vigil_tests::LAKE, &partition).await;
+    assert!(keys.len() == 1 && keys[0].contains("/compacted-"), "{keys:?}");
+    assert_eq!(reports(&aws, period).await, before, "and after retirement");
+    let idle = compact::day(&lake, day, later).await.unwrap();
+    assert!(idle.iter().all(|c| c.written.is_none() && c.retired == 0), "{idle:?}");
+}

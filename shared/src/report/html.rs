@@ -102,6 +102,75 @@ fn bars(title: &str, labels: &[String], values: &[f64]) -> Option<String> {
     Some(svg)
 }
 
+/// Shares per score tenth on a log axis (most payments score under 0.1, and the tenths
+/// that matter hold a thousandth of them), one line per series.
+fn log_shares(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Option<String> {
+    const FLOOR: f64 = 1e-5;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0..labels.len().saturating_sub(1).max(1), (FLOOR..1.0).log_scale())
+            .ok()?;
+        chart
+            .configure_mesh()
+            .x_labels(labels.len())
+            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()
+            .ok()?;
+        for (i, (name, values)) in series.iter().enumerate() {
+            let color = PALETTE[(i + 2) % PALETTE.len()];
+            let points = values.iter().map(|v| v.clamp(FLOOR, 1.0)).enumerate();
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .ok()?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .ok()?;
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+/// The period's score distribution against the training baseline, for the model version
+/// that scored most of the period.
+fn score_distribution(table: &Table) -> Option<String> {
+    let versions = texts(table, "model_version");
+    let counts = column(table, "transactions");
+    let mut totals: Vec<(&String, f64)> = Vec::new();
+    for (version, n) in versions.iter().zip(&counts) {
+        match totals.iter_mut().find(|(v, _)| *v == version) {
+            Some((_, total)) => *total += n,
+            None => totals.push((version, *n)),
+        }
+    }
+    let main = totals.iter().max_by(|a, b| a.1.total_cmp(&b.1))?.0;
+    let rows: Vec<usize> = (0..table.rows.len()).filter(|r| &versions[*r] == main).collect();
+    let pick = |name: &str| rows.iter().map(|r| table.get(*r, name).as_f64()).collect::<Vec<_>>();
+    let labels: Vec<String> =
+        pick("bucket").iter().map(|b| format!("{:.1}", b.unwrap_or(0.0) / 10.0)).collect();
+    let observed = pick("share").into_iter().map(|v| v.unwrap_or(0.0)).collect();
+    let mut series = vec![("this period", observed)];
+    let baseline = pick("baseline_share");
+    if baseline.iter().all(Option::is_some) {
+        series.push(("training baseline", baseline.into_iter().flatten().collect()));
+    }
+    log_shares(&format!("Score distribution of {main} against its training baseline"), &labels, &series)
+}
+
 fn column(table: &Table, name: &str) -> Vec<f64> {
     (0..table.rows.len()).map(|r| table.get(r, name).as_f64().unwrap_or(0.0)).collect()
 }
@@ -140,17 +209,7 @@ fn charts(section: &str, table: &Table) -> Vec<String> {
             let codes: Vec<String> = texts(table, "code").into_iter().take(top).collect();
             vec![bars("Top rules by hits", &codes, &column(table, "hits")[..top])]
         }
-        "score_distribution" => {
-            let buckets: Vec<String> = texts(table, "bucket")
-                .iter()
-                .map(|b| format!("{}", b.parse::<f64>().unwrap_or(0.0) / 10.0))
-                .collect();
-            vec![bars(
-                "Score distribution (share of card payments per score tenth)",
-                &buckets,
-                &column(table, "share"),
-            )]
-        }
+        "score_distribution" => vec![score_distribution(table)],
         "verdict_mix" => {
             let days = texts(table, "day");
             vec![lines("Mean score per day", &days, &[("mean score", column(table, "mean_score"))])]
