@@ -194,8 +194,9 @@ async fn compaction_on_s3_keeps_every_report_while_covered_objects_wait_out_thei
     let partition = format!("decisions/dt={day}/");
     let small = aws.keys(vigil_tests::LAKE, &partition).await;
     assert_eq!(small.len(), 4, "{small:?}");
-    let period = vigil_shared::report::Period::new(day, now.date_naive(), now + chrono::TimeDelta::minutes(1))
-        .unwrap();
+    let period =
+        vigil_shared::report::Period::new(day, now.date_naive(), now + chrono::TimeDelta::minutes(1))
+            .unwrap();
     let before = reports(&aws, period).await;
     let summary: serde_json::Value = serde_json::from_str(&before[0]).unwrap();
     assert_eq!(summary["transactions"], 100, "{summary}");
