@@ -118,3 +118,6 @@ impl ReportResult {
 
 #[cfg(all(test, feature = "embedded-reports"))]
 mod tests;
+
+#[cfg(all(test, feature = "embedded-reports"))]
+mod compliance_tests;

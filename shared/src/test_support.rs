@@ -126,3 +126,21 @@ impl FraudModel for AmountModel {
         Ok(vec![Contribution { feature: 0, weight: score }])
     }
 }
+
+/// The default policy with screening against the demo sanctions lists.
+pub fn screening_policy() -> crate::Policy {
+    use crate::compliance::{Compliance, Screening};
+    use crate::sanctions::{SanctionsLists, Screener};
+    let lists = SanctionsLists::load(
+        include_bytes!("../../infra/sanctions/demo/sdn.csv").as_slice(),
+        include_bytes!("../../infra/sanctions/demo/alt.csv").as_slice(),
+        None::<&[u8]>,
+    )
+    .expect("the demo lists load");
+    let screening =
+        Screening { screener: Screener::new(lists), block_at: crate::compliance::DEFAULT_BLOCK_AT };
+    crate::Policy {
+        compliance: Compliance { screening: Some(std::sync::Arc::new(screening)), ..Compliance::default() },
+        ..crate::Policy::default()
+    }
+}

@@ -3,13 +3,10 @@
 
 use super::*;
 use crate::alert::{About, Audience};
-use crate::compliance::{Compliance, Screening};
-use crate::sanctions::{SanctionsLists, Screener};
 use crate::store::MemoryStateStore;
 use crate::test_support::{AmountModel, FaultyStore};
 use crate::{AccountId, Currency, Verdict};
 use pollster::block_on;
-use std::sync::Arc;
 
 fn now() -> DateTime<Utc> {
     "2024-06-01T00:00:00Z".parse().unwrap()
@@ -44,18 +41,7 @@ fn acct(id: &str) -> AccountId {
 }
 
 fn policy() -> Policy {
-    let lists = SanctionsLists::load(
-        include_bytes!("../../../infra/sanctions/demo/sdn.csv").as_slice(),
-        include_bytes!("../../../infra/sanctions/demo/alt.csv").as_slice(),
-        None::<&[u8]>,
-    )
-    .unwrap();
-    let screening =
-        Screening { screener: Screener::new(lists), block_at: crate::compliance::DEFAULT_BLOCK_AT };
-    Policy {
-        compliance: Compliance { screening: Some(Arc::new(screening)), ..Compliance::default() },
-        ..Policy::default()
-    }
+    crate::test_support::screening_policy()
 }
 
 fn scorer() -> Scorer<MemoryStateStore, AmountModel> {
