@@ -2,6 +2,7 @@
 //! drawn with plotters, inline CSS, no script, nothing fetched), then every section's table.
 
 use super::{ReportResult, Table};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (720, 300);
@@ -25,6 +26,21 @@ fn escape(text: &str) -> String {
 /// Lines over a table's rows: `x` labels the rows, each of `series` a line.
 fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Option<String> {
     let top = series.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0_f64, f64::max);
+    line_chart(title, labels, series, 0.0..(top * 1.1).max(1e-9), None)
+}
+
+/// The frame both kinds of line chart share; `y` is the axis (linear or log).
+fn line_chart<Y>(
+    title: &str,
+    labels: &[String],
+    series: &[(&str, Vec<f64>)],
+    y: Y,
+    y_format: Option<&dyn Fn(&f64) -> String>,
+) -> Option<String>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
     if labels.is_empty() {
         return None;
     }
@@ -37,14 +53,17 @@ fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Option<
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(55)
-            .build_cartesian_2d(0..labels.len().saturating_sub(1).max(1), 0.0..(top * 1.1).max(1e-9))
+            .build_cartesian_2d(0..labels.len().saturating_sub(1).max(1), y)
             .ok()?;
-        chart
-            .configure_mesh()
-            .x_labels(labels.len().min(8))
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .draw()
-            .ok()?;
+        // Dates need room; score tenths ("0.3") do not.
+        let shown = if labels.iter().all(|l| l.len() <= 4) { labels.len() } else { labels.len().min(8) };
+        let x_label = |i: &usize| labels.get(*i).cloned().unwrap_or_default();
+        let mut mesh = chart.configure_mesh();
+        mesh.x_labels(shown).x_label_formatter(&x_label);
+        if let Some(format) = y_format {
+            mesh.y_label_formatter(format);
+        }
+        mesh.draw().ok()?;
         for (i, (name, values)) in series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
@@ -53,7 +72,13 @@ fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Option<
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().ok()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .ok()?;
         root.present().ok()?;
     }
     Some(svg)
@@ -106,43 +131,9 @@ fn bars(title: &str, labels: &[String], values: &[f64]) -> Option<String> {
 /// that matter hold a thousandth of them), one line per series.
 fn log_shares(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Option<String> {
     const FLOOR: f64 = 1e-5;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).ok()?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0..labels.len().saturating_sub(1).max(1), (FLOOR..1.0).log_scale())
-            .ok()?;
-        chart
-            .configure_mesh()
-            .x_labels(labels.len())
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .draw()
-            .ok()?;
-        for (i, (name, values)) in series.iter().enumerate() {
-            let color = PALETTE[(i + 2) % PALETTE.len()];
-            let points = values.iter().map(|v| v.clamp(FLOOR, 1.0)).enumerate();
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .ok()?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .ok()?;
-        root.present().ok()?;
-    }
-    Some(svg)
+    let floored: Vec<(&str, Vec<f64>)> =
+        series.iter().map(|(name, v)| (*name, v.iter().map(|v| v.clamp(FLOOR, 1.0)).collect())).collect();
+    line_chart(title, labels, &floored, (FLOOR..1.0).log_scale(), Some(&|v| format!("{v:.0e}")))
 }
 
 /// The period's score distribution against the training baseline, for the model version
