@@ -66,11 +66,19 @@ where
         mesh.draw().ok()?;
         for (i, (name, values)) in series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
+            // A value that is not a number (a ratio without a denominator) is a gap, not a
+            // zero; a dot marks each point so one between gaps still shows.
+            let points: Vec<(usize, f64)> =
+                values.iter().copied().enumerate().filter(|(_, v)| v.is_finite()).collect();
+            let dots = points.iter().map(|p| Circle::new(*p, 2, color.filled()));
             chart
-                .draw_series(LineSeries::new(values.iter().copied().enumerate(), color.stroke_width(2)))
+                .draw_series(dots)
                 .ok()?
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+            for run in points.chunk_by(|a, b| b.0 == a.0 + 1) {
+                chart.draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2))).ok()?;
+            }
         }
         chart
             .configure_series_labels()
@@ -172,8 +180,10 @@ fn texts(table: &Table, name: &str) -> Vec<String> {
 
 /// The charts a section earns, by what it holds.
 fn charts(section: &str, table: &Table) -> Vec<String> {
-    let ratio =
-        |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| if *b > 0.0 { a / b } else { 0.0 }).collect();
+    // No denominator, no ratio: a gap in the line.
+    let ratio = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).map(|(a, b)| if *b > 0.0 { a / b } else { f64::NAN }).collect()
+    };
     let charts = match section {
         "daily" => {
             let days = texts(table, "day");
