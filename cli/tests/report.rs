@@ -119,7 +119,8 @@ fn reports_over_a_replayed_lake_match_an_independent_count() {
         }
         n += 1;
         let score: f32 = r["score"].parse().unwrap();
-        tenths[((f64::from(score) * 10.0).floor() as usize).min(9)] += 1;
+        // In 32 bits, as both engines multiply the stored REAL.
+        tenths[((score * 10.0_f32).floor() as usize).min(9)] += 1;
         *verdicts.entry(r["decision"].clone()).or_insert(0) += 1;
         let alerted = r["decision"] != "ACCEPT";
         let is_fraud = fraud.contains(&r["transaction_id"]);
@@ -187,13 +188,16 @@ fn reports_over_a_replayed_lake_match_an_independent_count() {
 }
 
 #[test]
-fn the_page_check_sees_console_errors_and_missing_charts() {
+fn the_page_check_fails_a_console_error_a_shrunken_chart_and_overflow() {
     let dir = tempfile::tempdir().unwrap();
     let page = "<!DOCTYPE html><html><body><section><table></table><figure><svg width=\"10\" height=\"10\"></svg>\
-                </figure></section><script>console.error(\"broken\")</script></body></html>";
+                </figure><div style=\"width:2000px\">wide</div></section><script>console.error(\"broken\")</script>\
+                </body></html>";
     let opened = browser::open(page, dir.path(), "broken");
     assert!(opened.console.iter().any(|l| l.contains("broken")), "{:?}", opened.console);
     let layout = opened.layout.expect("the probe reports");
-    assert_eq!((layout.charts, layout.charts_at_size, layout.sections), (1, 0, 1));
+    assert_eq!((layout.charts, layout.charts_at_size, layout.sections, layout.overflow), (1, 0, 1, true));
     assert_eq!(browser::png_size(&opened.screenshot).0, 1200);
+    let checked = std::panic::catch_unwind(|| browser::check(page, dir.path(), "broken-checked"));
+    assert!(checked.is_err(), "the check a report page passes refuses this one");
 }

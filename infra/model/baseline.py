@@ -46,7 +46,8 @@ def shares(transactions: Path, scores: Path, start: str, until: str) -> list[flo
     counts = [0] * BUCKETS
     with open(scores, newline="") as f:
         for r in csv.DictReader(f):
-            if r["transaction_id"] in window:
+            # Rows the scorer refused carry score 0 and are in no lake: not in the baseline.
+            if r["transaction_id"] in window and r["decision"] != "QUARANTINE":
                 counts[min(math.floor(float(r["score"]) * BUCKETS), BUCKETS - 1)] += 1
     total = sum(counts)
     if total == 0:

@@ -1,6 +1,6 @@
 //! A report page opened in headless Chromium (Debian's, which `infra/setup.sh` installs):
-//! it loads without a console message, every chart lays out at its drawn size, nothing
-//! is wider than the window, and a screenshot is taken.
+//! it loads without a console message, every chart lays out at least 600×250 (they are
+//! drawn at 720×300), nothing is wider than the window, and a screenshot is taken.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
