@@ -1,7 +1,7 @@
 //! The report as a page a person reads: one self-contained HTML file (inline SVG charts
 //! drawn with plotters, inline CSS, no script, nothing fetched), then every section's table.
 
-use super::{ReportResult, Table};
+use super::{ReportResult, Table, table::Cell};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
@@ -220,16 +220,34 @@ fn charts(section: &str, table: &Table) -> Vec<String> {
     charts.into_iter().flatten().collect()
 }
 
+/// A ratio as a person reads it (four significant digits below one, cents above); the
+/// exact value stays in the cell's title, the JSON and the CSV.
+fn readable(x: f64) -> String {
+    let digits =
+        if x.abs() >= 1.0 || x == 0.0 { 2 } else { (3.0 - x.abs().log10().floor()).min(12.0) as usize };
+    let text = format!("{x:.digits$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        false => text,
+    }
+}
+
 fn table_html(table: &Table) -> String {
     let mut out = String::from("<table><thead><tr>");
     for c in &table.columns {
-        out.push_str(&format!("<th>{}</th>", escape(c)));
+        // A long name may break after its dots and underscores, never inside a word.
+        out.push_str(&format!("<th>{}</th>", escape(c).replace('.', ".<wbr>").replace('_', "_<wbr>")));
     }
     out.push_str("</tr></thead><tbody>");
     for row in &table.rows {
         out.push_str("<tr>");
         for cell in row {
-            out.push_str(&format!("<td>{}</td>", escape(&cell.to_string())));
+            out.push_str(&match cell {
+                Cell::Float(x) if x.is_finite() && readable(*x) != cell.to_string() => {
+                    format!("<td title=\"{}\">{}</td>", cell, readable(*x))
+                }
+                _ => format!("<td>{}</td>", escape(&cell.to_string())),
+            });
         }
         out.push_str("</tr>");
     }
@@ -266,4 +284,16 @@ pub fn html(result: &ReportResult) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn ratios_read_to_four_significant_digits_and_amounts_to_cents() {
+        let shown: Vec<String> =
+            [0.25925925925925924, 0.009555, 1.0, 0.5, 1234.5678, 0.0, 3.0, -0.125].map(readable).into();
+        assert_eq!(shown, ["0.2593", "0.009555", "1", "0.5", "1234.57", "0", "3", "-0.125"]);
+    }
 }
