@@ -2,7 +2,7 @@
 //! a lake the scorer's own archive path wrote from generated data, and the fraud-ops
 //! numbers against an independent count from the replay's decisions and the label file.
 
-mod browser;
+use crate::browser;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -3,8 +3,6 @@
 //! id; at least once (never lost, whatever step fails), and a second time only after an
 //! invocation died between publishing and recording the alert.
 
-#![recursion_limit = "256"]
-
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -3,8 +3,6 @@
 //! transfers, cash and customer profiles through the producer, compliance alerts on the
 //! compliance topic only, CTR filings and channels in the lake.
 
-#![recursion_limit = "256"]
-
 use std::time::Duration;
 use vigil_local::e2e::{self, Options};
 use vigil_shared::aws::lists::{self, ListObjects};

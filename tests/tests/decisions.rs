@@ -2,8 +2,6 @@
 //! decision function (the scorer binary with a stream to hand off to) beside the stream
 //! scorer, the producer for labels, and the rest of the pipeline.
 
-#![recursion_limit = "256"]
-
 use std::time::{Duration, Instant};
 use vigil_local::LocalStack;
 use vigil_local::drill::{Expected, Stored, judge};

@@ -3,8 +3,6 @@
 //! find every transaction counted once and every alert delivered — and the faults must have
 //! happened, or the drill proved nothing.
 
-#![recursion_limit = "256"]
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use vigil_local::chaos::{Chaos, Rates};

@@ -1,8 +1,6 @@
 //! The deployed pipeline end to end on moto, built from template.yaml: producer API →
 //! Kinesis → scorer → lake + EventBridge → alerts → SNS → the ops inbox.
 
-#![recursion_limit = "256"]
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 use vigil_local::e2e::{self, Options};

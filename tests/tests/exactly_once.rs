@@ -6,8 +6,6 @@
 //! transactions). Every transaction is counted once, every label once; no retry waits on
 //! the crashed attempt or fails (nothing would reach the dead-letter queue).
 
-#![recursion_limit = "256"]
-
 use aws_lambda_events::kinesis::KinesisEvent;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

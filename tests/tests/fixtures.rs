@@ -2,8 +2,6 @@
 //! builders the integration tests use, and checked to be what Lambda's event types read.
 //! `VIGIL_UPDATE_FIXTURES=1 cargo nextest run -p vigil-tests fixtures` rewrites them.
 
-#![recursion_limit = "256"]
-
 use serde_json::Value;
 use std::collections::BTreeMap;
 use vigil_shared::aws::lambda::{ScorerHandler, env};

@@ -3,8 +3,6 @@
 //! them, and the scorer scores them; a redelivered batch changes nothing. A partition's
 //! records go in produce requests the broker's default limit (1 MiB) accepts, in order.
 
-#![recursion_limit = "256"]
-
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::kafka::KafkaEvent;
 use base64::Engine;

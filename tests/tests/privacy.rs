@@ -5,8 +5,6 @@
 //! dumped (as `vigil demo --local-aws --dump` does) and searched. Tokens stay the same
 //! across cold starts and differ between deployments.
 
-#![recursion_limit = "256"]
-
 use std::path::Path;
 use std::time::Duration;
 use vigil_local::e2e::{self, Options};

@@ -3,8 +3,6 @@
 //! batch file are quarantined with their reason, files past a bound are refused whole
 //! without being read, and throttled records do not overtake one another.
 
-#![recursion_limit = "256"]
-
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::s3::S3Event;

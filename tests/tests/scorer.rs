@@ -2,8 +2,6 @@
 //! scored or quarantined, a replayed batch changes nothing, a fault mid-batch is retried
 //! to the same state, and shards racing on the same terminals lose no update.
 
-#![recursion_limit = "256"]
-
 use aws_lambda_events::kafka::KafkaEvent;
 use aws_lambda_events::kinesis::KinesisEvent;
 use std::sync::atomic::Ordering;

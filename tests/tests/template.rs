@@ -1,8 +1,6 @@
 //! template.yaml: the linters pass, and the invariants a production stack needs hold —
 //! checked on the template itself, so a new function or queue cannot skip them.
 
-#![recursion_limit = "256"]
-
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
