@@ -226,10 +226,7 @@ fn readable(x: f64) -> String {
     let digits =
         if x.abs() >= 1.0 || x == 0.0 { 2 } else { (3.0 - x.abs().log10().floor()).min(12.0) as usize };
     let text = format!("{x:.digits$}");
-    match text.contains('.') {
-        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
-        false => text,
-    }
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
 }
 
 fn table_html(table: &Table) -> String {
@@ -242,12 +239,13 @@ fn table_html(table: &Table) -> String {
     for row in &table.rows {
         out.push_str("<tr>");
         for cell in row {
-            out.push_str(&match cell {
-                Cell::Float(x) if x.is_finite() && readable(*x) != cell.to_string() => {
-                    format!("<td title=\"{}\">{}</td>", cell, readable(*x))
+            let exact = escape(&cell.to_string());
+            match cell {
+                Cell::Float(x) if x.is_finite() && readable(*x) != exact => {
+                    out.push_str(&format!("<td title=\"{exact}\">{}</td>", readable(*x)))
                 }
-                _ => format!("<td>{}</td>", escape(&cell.to_string())),
-            });
+                _ => out.push_str(&format!("<td>{exact}</td>")),
+            }
         }
         out.push_str("</tr>");
     }
