@@ -29,7 +29,20 @@ pub struct Section {
 pub struct Report {
     pub name: &'static str,
     pub title: &'static str,
+    pub circulation: Circulation,
     pub sections: &'static [Section],
+}
+
+/// Who may learn that a report exists. SAR candidates and AML alerts are need-to-know
+/// (31 U.S.C. 5318(g)(2): a SAR's existence must not leak, least of all towards its
+/// subject), so the compliance report is announced to compliance alone and stored where
+/// analysts' role cannot read (`template.yaml`, `AnalystRole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Circulation {
+    /// Operations, model risk, audit and compliance alike (`ReportsTopic`).
+    General,
+    /// Compliance only (`ComplianceReportsTopic`).
+    ComplianceOnly,
 }
 
 macro_rules! section {
@@ -53,6 +66,7 @@ pub const REPORTS: &[Report] = &[
     Report {
         name: "fraud-ops",
         title: "Fraud operations",
+        circulation: Circulation::General,
         sections: &[
             section!("fraud-ops", "summary"),
             section!("fraud-ops", "mature"),
@@ -65,6 +79,7 @@ pub const REPORTS: &[Report] = &[
     Report {
         name: "model-monitoring",
         title: "Model monitoring",
+        circulation: Circulation::General,
         sections: &[
             section!("model-monitoring", "psi"),
             section!("model-monitoring", "score_distribution"),
@@ -75,6 +90,7 @@ pub const REPORTS: &[Report] = &[
     Report {
         name: "compliance",
         title: "Compliance: CTR, SAR candidates, sanctions, AML",
+        circulation: Circulation::ComplianceOnly,
         sections: &[
             section!("compliance", "ctr_filings"),
             section!("compliance", "sar_candidates"),
@@ -85,11 +101,13 @@ pub const REPORTS: &[Report] = &[
     Report {
         name: "basel-oprisk",
         title: "Basel III operational risk: external fraud loss events",
+        circulation: Circulation::General,
         sections: &[section!("basel-oprisk", "loss_events"), section!("basel-oprisk", "totals")],
     },
     Report {
         name: "sox-evidence",
         title: "SOX control evidence: completeness and changes",
+        circulation: Circulation::General,
         sections: &[section!("sox-evidence", "completeness"), section!("sox-evidence", "changes")],
     },
 ];

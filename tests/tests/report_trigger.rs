@@ -46,6 +46,10 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     let topic = aws.sns.create_topic().name("reports").send().await.unwrap().topic_arn.unwrap();
     let (inbox, queue_arn) = aws.queue("reports-inbox").await;
     aws.sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+    let restricted = aws.sns.create_topic().name("compliance-reports").send().await.unwrap();
+    let restricted = restricted.topic_arn.unwrap();
+    let (compliance_inbox, queue_arn) = aws.queue("compliance-reports-inbox").await;
+    aws.sns.subscribe().topic_arn(&restricted).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
 
     let summary = [
         ("transactions", "bigint"),
@@ -72,6 +76,7 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
         (lambda::env::ATHENA_WORKGROUP.to_owned(), "vigil-reports".to_owned()),
         (lambda::env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
         (lambda::env::TOPIC_REPORTS.to_owned(), topic.clone()),
+        (lambda::env::TOPIC_COMPLIANCE_REPORTS.to_owned(), restricted.clone()),
         (lambda::env::AUDIT_BUCKET.to_owned(), "audit".to_owned()),
         (lambda::env::LAKE_BUCKET.to_owned(), "lake".to_owned()),
     ]);
@@ -131,6 +136,7 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     assert_eq!(notices.len(), 1);
     let notice = notices[0].body().unwrap_or_default();
     assert!(notice.contains(&manifest.result) && notice.contains("manifest.json"), "{notice}");
+    assert!(aws.drain(&compliance_inbox).await.is_empty(), "fraud-ops is not compliance's alone");
 
     // The run is in the audit trail with the SQL's and the result's hashes.
     let trail = AuditTrail::new(S3AuditStore::new(aws.s3.clone(), "audit"));
@@ -151,6 +157,18 @@ async fn a_scheduled_report_runs_each_section_once_and_stores_result_manifest_an
     // A bad input is refused as such (Lambda retries it, then it lands in the DLQ).
     let bad = handler.handle(serde_json::json!({"report": "fraud-ops"}), deadline).await;
     assert!(matches!(bad, Err(lambda::HandlerError::Event(_))), "{bad:?}");
+
+    // The compliance report (SAR candidates) is announced to compliance alone.
+    can_results(&moto.endpoint, &serde_json::Value::Array(vec![result(&[("n", "bigint")], &[&["1"]]); 4]));
+    let request =
+        serde_json::json!({"report": "compliance", "cadence": "daily", "as_of": "2026-12-07T06:00:00Z"});
+    let manifest = handler.handle(request, deadline).await.unwrap();
+    let notices = aws.drain(&compliance_inbox).await;
+    assert_eq!(notices.len(), 1);
+    let notice = notices[0].body().unwrap_or_default();
+    assert!(notice.contains("s3://reports/reports/compliance/"), "{notice}");
+    assert!(notice.contains(manifest["result"].as_str().unwrap()), "{notice}");
+    assert!(aws.drain(&inbox).await.is_empty(), "operations never hear of SAR candidates");
 }
 
 /// Every report as the embedded engine reads the lake on moto now.
@@ -207,6 +225,7 @@ async fn compaction_on_s3_keeps_every_report_while_covered_objects_wait_out_thei
         (lambda::env::ATHENA_WORKGROUP.to_owned(), "vigil-reports".to_owned()),
         (lambda::env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
         (lambda::env::TOPIC_REPORTS.to_owned(), "arn:aws:sns:us-east-1:123456789012:reports".to_owned()),
+        (lambda::env::TOPIC_COMPLIANCE_REPORTS.to_owned(), "arn:aws:sns:us-east-1:123456789012:c".to_owned()),
         (lambda::env::LAKE_BUCKET.to_owned(), vigil_tests::LAKE.to_owned()),
     ]);
     let mut handler = ReportTriggerHandler::from_vars(&aws.config, &vars).unwrap();

@@ -763,3 +763,46 @@ fn reports_run_in_an_enforced_workgroup_on_daily_and_weekly_schedules_as_of_thei
     assert_eq!(reports, all, "every report is scheduled");
     assert!(runs.iter().any(|(_, c)| c == "Daily") && runs.iter().any(|(_, c)| c == "Weekly"));
 }
+
+/// Tipping-off: a compliance-only report (SAR candidates) is announced on a topic only the
+/// compliance inbox hears, and analysts' role cannot read it, nor Athena's raw results.
+#[test]
+fn compliance_reports_reach_compliance_alone() {
+    use vigil_shared::report::{Circulation, REPORTS};
+    let t = template();
+    let heard_by = |topic: &str| -> BTreeSet<String> {
+        t.of_kind("AWS::SNS::Subscription")
+            .into_iter()
+            .filter(|s| target(&s.properties["TopicArn"]) == Some(topic))
+            .filter_map(|s| target(&s.properties["Endpoint"]).map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(heard_by("ComplianceReportsTopic"), BTreeSet::from(["ComplianceEmail".to_owned()]));
+    assert!(heard_by("ReportsTopic").contains("AlertEmail"), "the general topic reaches operations");
+
+    let trigger = t.resource("ReportTriggerFunction").unwrap();
+    let vars = &trigger.properties["Environment"]["Variables"];
+    let topic = vars[vigil_shared::aws::lambda::env::TOPIC_COMPLIANCE_REPORTS].clone();
+    assert_eq!(target(&topic), Some("ComplianceReportsTopic"));
+    let (statements, _) = role_actions(&t, &trigger);
+    assert!(
+        statements.iter().any(|(_, s)| s["Action"] == "sns:Publish"
+            && s["Resource"].to_string().contains("ComplianceReportsTopic"))
+    );
+
+    let denied: Vec<String> = role_statements(&t, "AnalystRole")
+        .iter()
+        .filter(|s| s["Effect"] == "Deny" && as_list(&s["Action"]).iter().any(|a| a == "s3:GetObject"))
+        .flat_map(|s| as_list(&s["Resource"]))
+        .filter_map(|r| r["Fn::Sub"].as_str().map(str::to_owned))
+        .collect();
+    let restricted: Vec<&str> =
+        REPORTS.iter().filter(|r| r.circulation == Circulation::ComplianceOnly).map(|r| r.name).collect();
+    assert!(!restricted.is_empty());
+    let prefix = vigil_shared::aws::lambda::REPORTS_PREFIX;
+    for name in restricted {
+        let key = format!("${{ReportsBucket.Arn}}/{prefix}{name}/*");
+        assert!(denied.contains(&key), "analysts can read {key}: {denied:?}");
+    }
+    assert!(denied.contains(&"${ReportsBucket.Arn}/athena-results/*".to_owned()), "{denied:?}");
+}

@@ -132,24 +132,40 @@ impl Notifier for SnsNotifier {
 }
 
 /// Where the report trigger says a report is ready: the operations or compliance topic.
+/// Report notices: on the general reports topic, or on compliance's own for a report whose
+/// existence is need-to-know.
 pub struct SnsReportNotifier {
     client: Client,
-    topic: String,
+    general_topic: String,
+    compliance_topic: String,
 }
 
 impl SnsReportNotifier {
-    pub fn new(client: Client, topic: impl Into<String>) -> Self {
-        Self { client, topic: topic.into() }
+    pub fn new(
+        client: Client,
+        general_topic: impl Into<String>,
+        compliance_topic: impl Into<String>,
+    ) -> Self {
+        Self { client, general_topic: general_topic.into(), compliance_topic: compliance_topic.into() }
     }
 }
 
 impl crate::report::trigger::ReportNotifier for SnsReportNotifier {
-    async fn notify(&self, subject: &str, message: &str) -> Result<(), DeliveryError> {
+    async fn notify(
+        &self,
+        circulation: crate::report::Circulation,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), DeliveryError> {
+        let topic = match circulation {
+            crate::report::Circulation::General => &self.general_topic,
+            crate::report::Circulation::ComplianceOnly => &self.compliance_topic,
+        };
         // SNS subjects: at most 100 characters.
         let subject: String = subject.chars().take(100).collect();
         self.client
             .publish()
-            .topic_arn(&self.topic)
+            .topic_arn(topic)
             .subject(subject)
             .message(message)
             .send()

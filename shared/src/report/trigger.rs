@@ -4,7 +4,8 @@
 //! anyone re-run and check it, and a notification are stored and sent.
 
 use super::{
-    Bound, Cell, Period, PeriodError, ReportResult, SqlError, Table, VIEWS, bind_positional, compose, find,
+    Bound, Cell, Circulation, Period, PeriodError, ReportResult, SqlError, Table, VIEWS, bind_positional,
+    compose, find,
 };
 use crate::alert::DeliveryError;
 use crate::audit::{AuditAction, AuditRecord, AuditStore, AuditTrail};
@@ -90,7 +91,13 @@ pub trait ReportStore: Send + Sync {
 }
 
 pub trait ReportNotifier: Send + Sync {
-    fn notify(&self, subject: &str, message: &str) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+    /// Announces a stored report to those its `circulation` allows.
+    fn notify(
+        &self,
+        circulation: Circulation,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -224,7 +231,7 @@ impl<E: QueryEngine, S: ReportStore, N: ReportNotifier, A: AuditStore> Trigger<'
             manifest.page,
             manifest.result_sha256
         );
-        self.notifier.notify(&subject, &message).await?;
+        self.notifier.notify(report.circulation, &subject, &message).await?;
         tracing::info!(report = report.name, from = %manifest.from, to = %manifest.to, as_of = %manifest.as_of, bytes_scanned = manifest.bytes_scanned, "report stored");
         Ok(manifest)
     }

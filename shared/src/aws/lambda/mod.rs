@@ -86,11 +86,13 @@ pub mod env {
     /// the backup copier its runs.
     pub const AUDIT_BUCKET: &str = "VIGIL_AUDIT_BUCKET";
     /// Report trigger: the bucket reports go to, the Athena workgroup they run in, the Glue
-    /// database of the lake's tables, and the topic that hears of each one stored.
+    /// database of the lake's tables, and the topics that hear of each one stored
+    /// (compliance-only reports on compliance's own).
     pub const REPORTS_BUCKET: &str = "VIGIL_REPORTS_BUCKET";
     pub const ATHENA_WORKGROUP: &str = "VIGIL_ATHENA_WORKGROUP";
     pub const LAKE_DATABASE: &str = "VIGIL_LAKE_DATABASE";
     pub const TOPIC_REPORTS: &str = "VIGIL_TOPIC_REPORTS";
+    pub const TOPIC_COMPLIANCE_REPORTS: &str = "VIGIL_TOPIC_COMPLIANCE_REPORTS";
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! The report trigger: an EventBridge Scheduler input (`{"report", "cadence", "as_of"}`)
 //! → each section of that report on Athena, the result, page and manifest in the reports
-//! bucket, an audit entry and a notice on the reports topic. A retried invocation sends the
-//! same idempotency tokens, so Athena hands back the queries it already ran. The daily
-//! `{"action": "compact", "as_of"}` compacts the lake's last week of partitions.
+//! bucket, an audit entry and a notice on the reports topic (compliance's own for the
+//! compliance report). A retried invocation sends the same idempotency tokens, so Athena
+//! hands back the queries it already ran. The daily `{"action": "compact", "as_of"}`
+//! compacts the lake's last week of partitions.
 
 use super::{ConfigError, HandlerError, ProcessEnv, Vars, env, var};
 use crate::archive::compact;
@@ -34,6 +35,8 @@ pub struct ReportTriggerConfig {
     pub workgroup: String,
     pub database: String,
     pub topic: String,
+    /// Where the compliance-only reports are announced.
+    pub compliance_topic: String,
     pub lake_bucket: String,
 }
 
@@ -44,6 +47,7 @@ impl ReportTriggerConfig {
             workgroup: var(vars, env::ATHENA_WORKGROUP)?,
             database: var(vars, env::LAKE_DATABASE)?,
             topic: var(vars, env::TOPIC_REPORTS)?,
+            compliance_topic: var(vars, env::TOPIC_COMPLIANCE_REPORTS)?,
             lake_bucket: var(vars, env::LAKE_BUCKET)?,
         })
     }
@@ -70,7 +74,11 @@ impl ReportTriggerHandler {
         Ok(Self {
             athena: aws_sdk_athena::Client::new(sdk),
             store: S3Reports::new(s3.clone(), &config.reports_bucket, REPORTS_PREFIX),
-            notifier: SnsReportNotifier::new(aws_sdk_sns::Client::new(sdk), &config.topic),
+            notifier: SnsReportNotifier::new(
+                aws_sdk_sns::Client::new(sdk),
+                &config.topic,
+                &config.compliance_topic,
+            ),
             lake: S3Lake::new(s3, &config.lake_bucket),
             audit: super::audit_trail(sdk, vars),
             metrics: MetricsSink::default(),
@@ -172,21 +180,25 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_names_bucket_workgroup_database_and_topic() {
+    fn the_environment_names_bucket_workgroup_database_and_topics() {
         let vars = std::collections::BTreeMap::from([
             (env::REPORTS_BUCKET.to_owned(), "reports".to_owned()),
             (env::ATHENA_WORKGROUP.to_owned(), "vigil-reports".to_owned()),
             (env::LAKE_DATABASE.to_owned(), "vigil_lake".to_owned()),
             (env::TOPIC_REPORTS.to_owned(), "arn:aws:sns:us-east-1:123456789012:reports".to_owned()),
+            (env::TOPIC_COMPLIANCE_REPORTS.to_owned(), "arn:aws:sns:us-east-1:123456789012:c".to_owned()),
             (env::LAKE_BUCKET.to_owned(), "lake".to_owned()),
         ]);
         let config = ReportTriggerConfig::from_vars(&vars).unwrap();
         assert_eq!(config.database, "vigil_lake");
-        let mut partial = vars.clone();
-        partial.remove(env::ATHENA_WORKGROUP);
-        assert!(matches!(
-            ReportTriggerConfig::from_vars(&partial),
-            Err(ConfigError::Missing(env::ATHENA_WORKGROUP))
-        ));
+        assert_eq!(config.compliance_topic, "arn:aws:sns:us-east-1:123456789012:c");
+        // Without compliance's own topic the trigger refuses to start rather than announce
+        // SAR candidates to everyone.
+        for needed in [env::ATHENA_WORKGROUP, env::TOPIC_COMPLIANCE_REPORTS] {
+            let mut partial = vars.clone();
+            partial.remove(needed);
+            let refused = ReportTriggerConfig::from_vars(&partial);
+            assert!(matches!(refused, Err(ConfigError::Missing(n)) if n == needed), "{refused:?}");
+        }
     }
 }
