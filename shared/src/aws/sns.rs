@@ -5,6 +5,7 @@
 
 use super::{chunks, describe, retry_failed};
 use crate::alert::{Alert, Audience, DeliveryError, Notifier, Severity};
+use crate::report::Circulation;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
@@ -131,9 +132,8 @@ impl Notifier for SnsNotifier {
     }
 }
 
-/// Where the report trigger says a report is ready: the operations or compliance topic.
-/// Report notices: on the general reports topic, or on compliance's own for a report whose
-/// existence is need-to-know.
+/// Where the report trigger says a report is ready: the general reports topic, or
+/// compliance's own for a report whose existence is need-to-know.
 pub struct SnsReportNotifier {
     client: Client,
     general_topic: String,
@@ -153,13 +153,13 @@ impl SnsReportNotifier {
 impl crate::report::trigger::ReportNotifier for SnsReportNotifier {
     async fn notify(
         &self,
-        circulation: crate::report::Circulation,
+        circulation: Circulation,
         subject: &str,
         message: &str,
     ) -> Result<(), DeliveryError> {
         let topic = match circulation {
-            crate::report::Circulation::General => &self.general_topic,
-            crate::report::Circulation::ComplianceOnly => &self.compliance_topic,
+            Circulation::General => &self.general_topic,
+            Circulation::ComplianceOnly => &self.compliance_topic,
         };
         // SNS subjects: at most 100 characters.
         let subject: String = subject.chars().take(100).collect();
